@@ -1,0 +1,1 @@
+"""The Todo agent: tools over the task service, model providers and the offline local model."""

@@ -1,0 +1,34 @@
+"""Which model the agent runs on: OpenAI (or any compatible server), LiteLLM, or local."""
+
+from __future__ import annotations
+
+from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
+from openai import AsyncOpenAI
+
+from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.config import ConfigurationError, Settings
+
+
+def build_model(settings: Settings) -> Model:
+    provider = settings.resolved_model_provider
+    if provider == "local":
+        return LocalTodoModel(delay_seconds=settings.local_model_delay_ms / 1000)
+    if provider == "litellm":
+        try:
+            from agents.extensions.models.litellm_model import LitellmModel
+        except ImportError as error:  # the litellm extra is optional
+            raise ConfigurationError(
+                "MODEL_PROVIDER=litellm needs the litellm extra: pip install 'todo-assistant[litellm]'"
+            ) from error
+        return LitellmModel(model=settings.litellm_model)
+    if settings.openai_api_key is None and settings.openai_base_url is None:
+        raise ConfigurationError("MODEL_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL)")
+    client = AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+        base_url=settings.openai_base_url,
+        max_retries=2,
+        timeout=60.0,
+    )
+    if settings.openai_api == "chat_completions":
+        return OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
+    return OpenAIResponsesModel(model=settings.openai_model, openai_client=client)

@@ -1,0 +1,228 @@
+"""Function tools of the Todo agent.
+
+Every tool reads the user id from the ChatKit request context (a verified token), never from
+its arguments, so a model cannot be talked into touching another user's tasks. Tool outputs
+are single-line JSON: a newline in a tool output can end a ChatKit response early.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from agents import FunctionTool, RunContextWrapper, function_tool
+from chatkit.agents import AgentContext
+from chatkit.types import ClientEffectEvent
+from pydantic import ValidationError
+
+from todo_assistant.context import RequestContext
+from todo_assistant.tasks.models import (
+    Priority,
+    StatusFilter,
+    Task,
+    TaskCreate,
+    TaskPatch,
+    TaskStatus,
+)
+from todo_assistant.tasks.service import (
+    AmbiguousTaskReference,
+    NoTaskMatches,
+    TaskNotFound,
+    TaskService,
+)
+
+ToolContext = RunContextWrapper[AgentContext[RequestContext]]
+
+# Front ends listen for this client effect to refresh their task panel.
+TASKS_CHANGED_EFFECT = "tasks_changed"
+
+
+def task_summary(task: Task) -> dict[str, Any]:
+    return task.model_dump(
+        mode="json", include={"number", "title", "description", "priority", "due_date", "status"}
+    )
+
+
+def tool_result(ok: bool, message: str, **extra: Any) -> str:
+    return json.dumps({"ok": ok, "message": message, **extra}, separators=(",", ":"))
+
+
+def lookup_failure(error: LookupError) -> str:
+    if isinstance(error, AmbiguousTaskReference):
+        return tool_result(
+            False,
+            f"Several tasks match {error.reference!r}; ask which one by number.",
+            candidates=[task_summary(t) for t in error.candidates],
+        )
+    if isinstance(error, TaskNotFound):
+        return tool_result(False, f"There is no task #{error.number}.")
+    if isinstance(error, NoTaskMatches):
+        return tool_result(False, f"No task matches {error.reference!r}.")
+    return tool_result(False, str(error))
+
+
+def _parse_due(value: str | None) -> date | None:
+    if not value:
+        return None
+    return date.fromisoformat(value)
+
+
+async def _announce(ctx: ToolContext, action: str, task: Task) -> None:
+    await ctx.context.stream(
+        ClientEffectEvent(
+            name=TASKS_CHANGED_EFFECT, data={"action": action, "task": task_summary(task)}
+        )
+    )
+
+
+def build_task_tools(service: TaskService) -> list[FunctionTool]:
+    def user_of(ctx: ToolContext) -> str:
+        return ctx.context.request_context.user_id
+
+    @function_tool
+    async def add_task(
+        ctx: ToolContext,
+        title: str,
+        description: str | None = None,
+        priority: Literal["low", "medium", "high"] = "medium",
+        due_date: str | None = None,
+    ) -> str:
+        """Add a new task for the user.
+
+        Args:
+            title: Short title of the task, e.g. "Buy groceries".
+            description: Optional longer details.
+            priority: low, medium or high.
+            due_date: Optional due date as YYYY-MM-DD.
+        """
+        try:
+            data = TaskCreate(
+                title=title,
+                description=description,
+                priority=Priority(priority),
+                due_date=_parse_due(due_date),
+            )
+        except (ValidationError, ValueError) as error:
+            return tool_result(False, f"Invalid task: {_first_error(error)}")
+        task = await service.add(user_of(ctx), data)
+        await _announce(ctx, "created", task)
+        return tool_result(
+            True, f"Added task #{task.number}: {task.title}", task=task_summary(task)
+        )
+
+    @function_tool
+    async def list_tasks(
+        ctx: ToolContext,
+        status: Literal["all", "pending", "completed"] = "all",
+        text: str | None = None,
+    ) -> str:
+        """List the user's tasks, optionally filtered by status and by text in title/description.
+
+        Args:
+            status: all, pending or completed.
+            text: Only tasks whose title or description contains this text.
+        """
+        tasks = await service.list(user_of(ctx), StatusFilter(status), text)
+        label = "" if status == "all" else f"{status} "
+        message = f"{len(tasks)} {label}task{'s' if len(tasks) != 1 else ''}"
+        if text:
+            message += f" matching {text!r}"
+        return tool_result(True, message, tasks=[task_summary(t) for t in tasks])
+
+    @function_tool
+    async def complete_task(ctx: ToolContext, task: str) -> str:
+        """Mark a task as completed.
+
+        Args:
+            task: The task number (e.g. "3") or words from its title (e.g. "groceries").
+        """
+        try:
+            found = await service.resolve(user_of(ctx), task)
+            if found.status is TaskStatus.COMPLETED:
+                return tool_result(
+                    True, f"Task #{found.number} was already completed.", task=task_summary(found)
+                )
+            done = await service.complete(user_of(ctx), found.number)
+        except LookupError as error:
+            return lookup_failure(error)
+        await _announce(ctx, "completed", done)
+        return tool_result(
+            True, f"Completed task #{done.number}: {done.title}", task=task_summary(done)
+        )
+
+    @function_tool
+    async def update_task(
+        ctx: ToolContext,
+        task: str,
+        title: str | None = None,
+        description: str | None = None,
+        priority: Literal["low", "medium", "high"] | None = None,
+        due_date: str | None = None,
+        status: Literal["pending", "completed"] | None = None,
+    ) -> str:
+        """Change a task's title, description, priority, due date or status.
+
+        Args:
+            task: The task number (e.g. "2") or words from its title.
+            title: New title.
+            description: New description.
+            priority: New priority: low, medium or high.
+            due_date: New due date as YYYY-MM-DD.
+            status: pending or completed.
+        """
+        changes: dict[str, Any] = {
+            key: value
+            for key, value in {
+                "title": title,
+                "description": description,
+                "priority": priority,
+                "due_date": due_date,
+                "status": status,
+            }.items()
+            if value is not None
+        }
+        if not changes:
+            return tool_result(
+                False, "Nothing to change: give a new title, priority, due date or status."
+            )
+        try:
+            patch = TaskPatch.model_validate(changes)
+        except ValidationError as error:
+            return tool_result(False, f"Invalid change: {_first_error(error)}")
+        try:
+            found = await service.resolve(user_of(ctx), task)
+            updated = await service.update(user_of(ctx), found.number, patch)
+        except LookupError as error:
+            return lookup_failure(error)
+        await _announce(ctx, "updated", updated)
+        return tool_result(
+            True, f"Updated task #{updated.number}: {updated.title}", task=task_summary(updated)
+        )
+
+    @function_tool
+    async def delete_task(ctx: ToolContext, task: str) -> str:
+        """Delete a task for good.
+
+        Args:
+            task: The task number (e.g. "4") or words from its title.
+        """
+        try:
+            found = await service.resolve(user_of(ctx), task)
+            deleted = await service.delete(user_of(ctx), found.number)
+        except LookupError as error:
+            return lookup_failure(error)
+        await _announce(ctx, "deleted", deleted)
+        return tool_result(
+            True, f"Deleted task #{deleted.number}: {deleted.title}", task=task_summary(deleted)
+        )
+
+    return [add_task, list_tasks, complete_task, update_task, delete_task]
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(error)

@@ -1,0 +1,1 @@
+"""Client secrets: short-lived signed JWTs that name the user for the chatkit and tasks APIs."""

@@ -1,0 +1,101 @@
+"""Typed configuration read from environment variables (pydantic-settings).
+
+Local mode and Lambda differ only here: the DynamoDB endpoint, the auth mode and the model
+provider. Nothing else in the code branches on where it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A signing key with this prefix is a development key: only such a key may be used with
+# AUTH_MODE=dev, so a deployed stack with a real key can never mint tokens for any user id.
+DEV_SIGNING_KEY_PREFIX = "dev-insecure-"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or incomplete; raised at start-up, never per request."""
+
+
+def running_in_lambda() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # --- storage -------------------------------------------------------------------------
+    table_name: str = "todo-assistant"
+    dynamodb_endpoint: str | None = Field(default=None, description="DynamoDB Local / moto URL")
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    large_item_bucket: str | None = Field(
+        default=None, description="S3 bucket for items too large for DynamoDB even compressed"
+    )
+    s3_endpoint: str | None = None
+    dynamodb_connect_timeout_seconds: float = 2.0
+    dynamodb_read_timeout_seconds: float = 5.0
+    dynamodb_max_retry_attempts: int = 3
+
+    # --- auth ----------------------------------------------------------------------------
+    auth_mode: Literal["dev", "oidc"] = "oidc"
+    token_signing_key: SecretStr | None = None
+    # In AWS the key lives in Secrets Manager; the function reads it (cached) at start-up.
+    token_signing_key_secret_id: str | None = None
+    token_signing_key_id: str = "k1"
+    token_audience: str = "todo-assistant-chatkit"
+    token_issuer: str = "todo-assistant-session"
+    client_secret_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_grace_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    # --- model ---------------------------------------------------------------------------
+    model_provider: Literal["auto", "openai", "litellm", "local"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4.1-mini"
+    openai_api: Literal["responses", "chat_completions"] = "responses"
+    litellm_model: str = "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"
+    local_model_delay_ms: int = Field(default=0, ge=0, le=5_000)
+    history_item_limit: int = Field(default=40, ge=2, le=500)
+
+    # --- http ----------------------------------------------------------------------------
+    max_request_bytes: int = Field(default=1_048_576, ge=1_024)
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_model_provider(self) -> Literal["openai", "litellm", "local"]:
+        if self.model_provider != "auto":
+            return self.model_provider
+        return "openai" if self.openai_api_key else "local"
+
+    def signing_key(self) -> str:
+        if self.token_signing_key is None:
+            raise ConfigurationError(
+                "TOKEN_SIGNING_KEY is not set: the client-secret signing key is required"
+            )
+        key = self.token_signing_key.get_secret_value()
+        if len(key) < 32:
+            raise ConfigurationError("TOKEN_SIGNING_KEY must be at least 32 characters long")
+        return key
+
+    def check_auth_mode(self) -> None:
+        """Refuse dev identity mode anywhere it could mint tokens for arbitrary users."""
+        if self.auth_mode != "dev":
+            return
+        if running_in_lambda():
+            raise ConfigurationError("AUTH_MODE=dev is refused in AWS Lambda; use AUTH_MODE=oidc")
+        if not self.signing_key().startswith(DEV_SIGNING_KEY_PREFIX):
+            raise ConfigurationError(
+                f"AUTH_MODE=dev needs a development signing key (prefix "
+                f"{DEV_SIGNING_KEY_PREFIX!r}); refusing to mint dev tokens with a real key"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""Compose the local stack: one ASGI app that serves /chatkit, /session and /tasks.
+
+In AWS these are two functions behind two URLs; locally one process serves both apps
+unchanged, routing by path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from todo_assistant.config import Settings
+from todo_assistant.store.table import bind_table, create_table_if_missing
+
+LOCAL_SIGNING_KEY = "dev-insecure-local-signing-key-change-me-0123456789"
+LOCAL_BUCKET = "todo-assistant-local"
+
+
+class PathRouter:
+    """Send /chatkit* to the chatkit app and everything else to the session app."""
+
+    def __init__(self, chatkit: FastAPI, session: FastAPI) -> None:
+        self.chatkit = chatkit
+        self.session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        app = self.chatkit if path == "/chatkit" or path.startswith("/chatkit/") else self.session
+        await app(scope, receive, send)
+
+
+def local_environment(dynamodb_endpoint: str, s3_endpoint: str | None) -> dict[str, str]:
+    """Environment of the local stack: dev sign-in, embedded AWS, local model unless a key."""
+    env = {
+        "AUTH_MODE": "dev",
+        "TOKEN_SIGNING_KEY": os.environ.get("TOKEN_SIGNING_KEY", LOCAL_SIGNING_KEY),
+        "DYNAMODB_ENDPOINT": dynamodb_endpoint,
+        "TABLE_NAME": os.environ.get("TABLE_NAME", "todo-assistant-local"),
+        "CORS_ALLOW_ORIGINS": os.environ.get(
+            "CORS_ALLOW_ORIGINS", '["http://localhost:3000","http://127.0.0.1:3000"]'
+        ),
+        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+    }
+    if s3_endpoint:
+        env["S3_ENDPOINT"] = s3_endpoint
+        env["LARGE_ITEM_BUCKET"] = LOCAL_BUCKET
+    return env
+
+
+def prepare_aws_resources(settings: Settings) -> None:
+    """Create the table (and the large-item bucket) the way template.yaml does in AWS."""
+    bind_table(settings)
+    create_table_if_missing()
+    if settings.large_item_bucket and settings.s3_endpoint:
+        s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint)
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if settings.large_item_bucket not in existing:
+            s3.create_bucket(Bucket=settings.large_item_bucket)
+
+
+@contextmanager
+def embedded_moto() -> Iterator[str]:
+    """moto's server on a free loopback port: DynamoDB and S3 for the local stack."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def build_local_app(settings: Settings) -> PathRouter:
+    from todo_assistant.web.chatkit_app import create_chatkit_app
+    from todo_assistant.web.session_app import create_session_app
+
+    return PathRouter(create_chatkit_app(settings), create_session_app(settings))

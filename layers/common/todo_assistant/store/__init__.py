@@ -1,0 +1,1 @@
+"""DynamoDB persistence: one table, every key prefixed by the user id."""

@@ -1,0 +1,145 @@
+"""The single DynamoDB table and its row types (pynamodb).
+
+Key design (every partition belongs to exactly one user):
+
+| row        | PK            | SK                              | LSI1SK (local index `by_order`)          |
+|------------|---------------|---------------------------------|------------------------------------------|
+| thread     | USER#<uid>    | THREAD#<thread_id>              | THREADS#<updated_at>#<thread_id>         |
+| item       | USER#<uid>    | ITEM#<thread_id>#<item_id>      | ITEMS#<thread_id>#<created_at>#<item_id> |
+| attachment | USER#<uid>    | ATTACHMENT#<attachment_id>      |                                          |
+| feedback   | USER#<uid>    | FEEDBACK#<thread_id>#<item_id>  |                                          |
+| task       | USER#<uid>    | TASK#<number, zero padded>      |                                          |
+| counter    | USER#<uid>    | COUNTER#TASK                    |                                          |
+
+Direct reads, upserts and deletes go by the primary key; ordered listing goes through the
+local secondary index, which (unlike a GSI) is strongly consistent, so an item appears in
+`items.list` the moment it is written. Nothing ever scans.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from todo_assistant.config import Settings
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+class OrderIndex(LocalSecondaryIndex["TableRow"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_order"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    lsi1sk = UnicodeAttribute(range_key=True)
+
+
+class TableRow(Model):
+    class Meta:
+        table_name = "todo-assistant"
+        region = "us-east-1"
+        billing_mode = "PAY_PER_REQUEST"
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
+        max_retry_attempts = 3
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    lsi1sk = UnicodeAttribute(null=True)
+    kind = DiscriminatorAttribute()
+    # Rows that should disappear by themselves (e.g. pending uploads) set this.
+    expires_at = TTLAttribute(null=True)
+
+    by_order = OrderIndex()
+
+
+class StoredBody(TableRow):
+    """A row whose payload is a serialized pydantic model, possibly compressed/offloaded."""
+
+    body = BinaryAttribute(null=True, legacy_encoding=False)
+    # "json", "json+zlib", or "s3" (then `s3_key` points at the zlib-compressed JSON).
+    encoding = UnicodeAttribute(default="json")
+    s3_key = UnicodeAttribute(null=True)
+
+
+class ThreadRow(StoredBody, discriminator="thread"):
+    thread_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class ItemRow(StoredBody, discriminator="item"):
+    thread_id = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+    item_type = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class AttachmentRow(StoredBody, discriminator="attachment"):
+    attachment_id = UnicodeAttribute()
+
+
+class FeedbackRow(TableRow, discriminator="feedback"):
+    thread_id = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+    feedback = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class TaskRow(TableRow, discriminator="task"):
+    number = NumberAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    priority = UnicodeAttribute(default="medium")
+    due_date = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="pending")
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    completed_at = UnicodeAttribute(null=True)
+
+
+class CounterRow(TableRow, discriminator="counter"):
+    value = NumberAttribute(default=0)
+
+
+ROW_CLASSES: tuple[type[TableRow], ...] = (
+    TableRow,
+    StoredBody,
+    ThreadRow,
+    ItemRow,
+    AttachmentRow,
+    FeedbackRow,
+    TaskRow,
+    CounterRow,
+)
+
+
+def bind_table(settings: Settings) -> None:
+    """Point every row class at the configured table/endpoint, dropping cached connections."""
+    meta: Any = TableRow.Meta
+    meta.table_name = settings.table_name
+    meta.region = settings.aws_region
+    meta.host = settings.dynamodb_endpoint
+    meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_seconds
+    meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
+    meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
+    for cls in ROW_CLASSES:
+        cls._connection = None
+
+
+def create_table_if_missing() -> None:
+    """Used by the local stack and tests; in AWS the table comes from template.yaml."""
+    if not TableRow.exists():
+        TableRow.create_table(wait=True, billing_mode="PAY_PER_REQUEST")

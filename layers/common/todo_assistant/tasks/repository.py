@@ -1,0 +1,189 @@
+"""Where tasks live: DynamoDB in every deployment, memory for baselines and fast tests."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
+
+from todo_assistant.store.table import CounterRow, TaskRow, user_pk
+from todo_assistant.tasks.models import Priority, Task, TaskPatch, TaskStatus
+
+
+class TaskNotFound(LookupError):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"task {number} not found")
+        self.number = number
+
+
+class TaskRepository(Protocol):
+    def next_number(self, user_id: str) -> int: ...
+    def insert(self, user_id: str, task: Task) -> None: ...
+    def get(self, user_id: str, number: int) -> Task: ...
+    def list(self, user_id: str) -> list[Task]: ...
+    def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task: ...
+    def delete(self, user_id: str, number: int) -> None: ...
+
+
+def task_sk(number: int) -> str:
+    # Zero padding keeps the sort key order equal to the number order.
+    return f"TASK#{number:010d}"
+
+
+COUNTER_SK = "COUNTER#TASK"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _from_row(row: TaskRow) -> Task:
+    return Task(
+        number=int(row.number),
+        title=row.title,
+        description=row.description,
+        priority=Priority(row.priority),
+        due_date=date.fromisoformat(row.due_date) if row.due_date else None,
+        status=TaskStatus(row.status),
+        created_at=datetime.fromisoformat(row.created_at),
+        updated_at=datetime.fromisoformat(row.updated_at),
+        completed_at=datetime.fromisoformat(row.completed_at) if row.completed_at else None,
+    )
+
+
+def _is_conditional_failure(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class DynamoTaskRepository:
+    def next_number(self, user_id: str) -> int:
+        # Atomic ADD: concurrent creators get distinct numbers, and a number is never reused
+        # because the counter only grows (a failed insert leaves a gap, not a duplicate).
+        counter = CounterRow(user_pk(user_id), COUNTER_SK)
+        counter.update(actions=[CounterRow.value.add(1)])
+        return int(counter.value)
+
+    def insert(self, user_id: str, task: Task) -> None:
+        row = TaskRow(
+            user_pk(user_id),
+            task_sk(task.number),
+            number=task.number,
+            title=task.title,
+            description=task.description,
+            priority=task.priority.value,
+            due_date=task.due_date.isoformat() if task.due_date else None,
+            status=task.status.value,
+            created_at=_iso(task.created_at),
+            updated_at=_iso(task.updated_at),
+        )
+        row.save(condition=TaskRow.sk.does_not_exist())
+
+    def get(self, user_id: str, number: int) -> Task:
+        try:
+            row = TaskRow.get(user_pk(user_id), task_sk(number))
+        except DoesNotExist:
+            raise TaskNotFound(number) from None
+        if not isinstance(row, TaskRow):
+            raise TaskNotFound(number)
+        return _from_row(row)
+
+    def list(self, user_id: str) -> list[Task]:
+        rows = TaskRow.query(user_pk(user_id), TaskRow.sk.startswith("TASK#"))
+        return [_from_row(row) for row in rows if isinstance(row, TaskRow)]
+
+    def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task:
+        row = TaskRow(user_pk(user_id), task_sk(number))
+        actions: list[Action] = [TaskRow.updated_at.set(_iso(now))]
+        fields = patch.model_fields_set
+        if "title" in fields and patch.title is not None:
+            actions.append(TaskRow.title.set(patch.title))
+        if "description" in fields:
+            actions.append(
+                TaskRow.description.set(patch.description)
+                if patch.description
+                else TaskRow.description.remove()
+            )
+        if "priority" in fields and patch.priority is not None:
+            actions.append(TaskRow.priority.set(patch.priority.value))
+        if "due_date" in fields:
+            actions.append(
+                TaskRow.due_date.set(patch.due_date.isoformat())
+                if patch.due_date
+                else TaskRow.due_date.remove()
+            )
+        if "status" in fields and patch.status is not None:
+            actions.append(TaskRow.status.set(patch.status.value))
+            actions.append(
+                TaskRow.completed_at.set(_iso(now))
+                if patch.status is TaskStatus.COMPLETED
+                else TaskRow.completed_at.remove()
+            )
+        try:
+            row.update(actions=actions, condition=TaskRow.sk.exists())
+        except UpdateError as error:
+            if _is_conditional_failure(error):
+                raise TaskNotFound(number) from None
+            raise
+        return _from_row(row)
+
+    def delete(self, user_id: str, number: int) -> None:
+        try:
+            TaskRow(user_pk(user_id), task_sk(number)).delete(condition=TaskRow.sk.exists())
+        except DeleteError as error:
+            if _is_conditional_failure(error):
+                raise TaskNotFound(number) from None
+            raise
+
+
+class MemoryTaskRepository:
+    """Same contract as the DynamoDB repository, for baselines and store-free tests."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, dict[int, Task]] = {}
+        self._counters: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def next_number(self, user_id: str) -> int:
+        with self._lock:
+            self._counters[user_id] = self._counters.get(user_id, 0) + 1
+            return self._counters[user_id]
+
+    def insert(self, user_id: str, task: Task) -> None:
+        with self._lock:
+            tasks = self._tasks.setdefault(user_id, {})
+            if task.number in tasks:
+                raise PutError(f"task {task.number} exists")
+            tasks[task.number] = task
+
+    def get(self, user_id: str, number: int) -> Task:
+        task = self._tasks.get(user_id, {}).get(number)
+        if task is None:
+            raise TaskNotFound(number)
+        return task
+
+    def list(self, user_id: str) -> list[Task]:
+        return [self._tasks[user_id][n] for n in sorted(self._tasks.get(user_id, {}))]
+
+    def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task:
+        with self._lock:
+            task = self.get(user_id, number)
+            changes = patch.model_dump(include=patch.model_fields_set)
+            if changes.get("title") is None:
+                changes.pop("title", None)
+            for required in ("priority", "status"):
+                if changes.get(required) is None:
+                    changes.pop(required, None)
+            if "status" in changes:
+                done = changes["status"] == TaskStatus.COMPLETED
+                changes["completed_at"] = now if done else None
+            updated = task.model_copy(update={**changes, "updated_at": now})
+            self._tasks[user_id][number] = updated
+            return updated
+
+    def delete(self, user_id: str, number: int) -> None:
+        with self._lock:
+            if self._tasks.get(user_id, {}).pop(number, None) is None:
+                raise TaskNotFound(number)

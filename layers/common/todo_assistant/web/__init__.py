@@ -1,0 +1,1 @@
+"""HTTP entry points (FastAPI): the chatkit app and the session + tasks app."""

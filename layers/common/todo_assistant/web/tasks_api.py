@@ -1,0 +1,60 @@
+"""REST API for a dashboard's task panel: GET/POST /tasks, GET/PATCH/DELETE /tasks/{number}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from todo_assistant.context import RequestContext
+from todo_assistant.tasks.models import StatusFilter, Task, TaskCreate, TaskPatch
+from todo_assistant.tasks.repository import TaskNotFound
+from todo_assistant.tasks.service import TaskService
+from todo_assistant.web.errors import ApiError
+
+
+def build_tasks_router(
+    tasks: TaskService, current_user: Callable[[Request], RequestContext]
+) -> APIRouter:
+    router = APIRouter(prefix="/tasks")
+    User = Annotated[RequestContext, Depends(current_user)]
+
+    async def get_or_404(user: RequestContext, number: int) -> Task:
+        try:
+            return await tasks.get(user.user_id, number)
+        except TaskNotFound:
+            raise ApiError(404, "not_found", f"Task {number} not found.") from None
+
+    @router.get("")
+    async def list_tasks(
+        user: User,
+        status: StatusFilter = StatusFilter.ALL,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> dict[str, list[Task]]:
+        return {"tasks": await tasks.list(user.user_id, status, q)}
+
+    @router.post("", status_code=201)
+    async def create_task(user: User, data: TaskCreate) -> Task:
+        return await tasks.add(user.user_id, data)
+
+    @router.get("/{number}")
+    async def get_task(user: User, number: int) -> Task:
+        return await get_or_404(user, number)
+
+    @router.patch("/{number}")
+    async def update_task(user: User, number: int, patch: TaskPatch) -> Task:
+        try:
+            return await tasks.update(user.user_id, number, patch)
+        except TaskNotFound:
+            raise ApiError(404, "not_found", f"Task {number} not found.") from None
+
+    @router.delete("/{number}", status_code=204)
+    async def delete_task(user: User, number: int) -> Response:
+        try:
+            await tasks.delete(user.user_id, number)
+        except TaskNotFound:
+            raise ApiError(404, "not_found", f"Task {number} not found.") from None
+        return Response(status_code=204)
+
+    return router
