@@ -218,7 +218,7 @@ def _add_call(raw_title: str, today: date, priority: str | None) -> ToolCall | N
 
 
 def small_talk(message: str) -> str | None:
-    text = _clean(message).lower()
+    text = re.sub(r"[^\w\s']", "", message).strip().lower()
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))( there)?", text):
         return "Hello! " + HELP_TEXT
     if re.fullmatch(r"(thanks|thank you|thx|cheers|great|perfect|ok|okay|cool)", text):

@@ -235,7 +235,9 @@ class DynamoChatKitStore(Store[RequestContext]):
             return
         pk = user_pk(user_id)
         try:
-            old = ItemRow.get(pk, item_sk(thread_id, item_id), attributes_to_get=["s3_key"])
+            old = ItemRow.get(
+                pk, item_sk(thread_id, item_id), attributes_to_get=["pk", "sk", "kind", "s3_key"]
+            )
         except DoesNotExist:
             return
         ItemRow(pk, item_sk(thread_id, item_id)).delete()

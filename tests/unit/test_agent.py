@@ -1,0 +1,188 @@
+"""The Todo agent through the ChatKit server, checked in the database, not just the text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from agents import set_tracing_disabled
+from agents.testing import ScriptedModel, assistant_message, function_call
+from chatkit.types import AssistantMessageItem
+from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.config import Settings
+from todo_assistant.context import RequestContext
+from todo_assistant.runtime import build_store, build_task_service
+from todo_assistant.server import TodoChatKitServer
+from todo_assistant.tasks.models import TaskCreate, TaskStatus
+from todo_assistant.tasks.service import TaskService
+
+from tests.support.chat import assistant_text, request_json, say, text_deltas
+
+set_tracing_disabled(True)
+
+
+@pytest.fixture
+def tasks(moto_settings: Settings) -> TaskService:
+    return build_task_service(moto_settings)
+
+
+@pytest.fixture
+def ctx(user_id: str) -> RequestContext:
+    return RequestContext(user_id=user_id)
+
+
+def make_server(settings: Settings, tasks: TaskService, model) -> TodoChatKitServer:
+    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks))
+
+
+async def test_local_model_conversation_changes_the_database(moto_settings, tasks, ctx):
+    server = make_server(moto_settings, tasks, LocalTodoModel())
+    thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
+    assert assistant_text(events) == "Added task #1: Buy groceries."
+    assert len(text_deltas(events)) >= 2  # streamed in several deltas
+    effects = [e for e in events if e["type"] == "client_effect"]
+    assert effects == [
+        {
+            "type": "client_effect",
+            "name": "tasks_changed",
+            "data": {
+                "action": "created",
+                "task": {
+                    "number": 1,
+                    "title": "Buy groceries",
+                    "description": None,
+                    "priority": "medium",
+                    "due_date": None,
+                    "status": "pending",
+                },
+            },
+        }
+    ]
+    for text in (
+        "Add a task to prepare the team meeting",
+        "add call mom",
+        "Remind me to book the meeting room",
+    ):
+        await say(server, ctx, text, thread_id)
+    assert [t.title for t in await tasks.list(ctx.user_id)] == [
+        "Buy groceries",
+        "Prepare the team meeting",
+        "Call mom",
+        "Book the meeting room",
+    ]
+
+    _, events = await say(server, ctx, "Mark task 3 as complete", thread_id)
+    assert assistant_text(events) == "Completed task #3: Call mom."
+    assert (await tasks.get(ctx.user_id, 3)).status is TaskStatus.COMPLETED
+
+    _, events = await say(server, ctx, "What's pending?", thread_id)
+    reply = assistant_text(events)
+    assert reply.startswith("You have 3 pending tasks:")
+    assert "#3" not in reply
+
+    _, events = await say(server, ctx, "Delete the meeting task", thread_id)
+    assert "Several tasks match" in assistant_text(events)
+    assert len(await tasks.list(ctx.user_id)) == 4  # nothing deleted on an ambiguous request
+
+    _, events = await say(server, ctx, "Delete the meeting room task", thread_id)
+    assert assistant_text(events) == "Deleted task #4: Book the meeting room."
+    _, events = await say(server, ctx, "Rename task 2 to call the team", thread_id)
+    assert assistant_text(events) == "Updated task #2: call the team."
+    assert [t.title for t in await tasks.list(ctx.user_id)] == [
+        "Buy groceries",
+        "call the team",
+        "Call mom",
+    ]
+
+    _, events = await say(server, ctx, "Show me all my tasks", thread_id)
+    assert assistant_text(events).splitlines() == [
+        "You have 3 tasks:",
+        "- [ ] #1 Buy groceries",
+        "- [ ] #2 call the team",
+        "- [x] #3 Call mom",
+    ]
+
+    _, events = await say(server, ctx, "Mark task 9 as done", thread_id)
+    assert assistant_text(events) == "There is no task #9."
+    _, events = await say(server, ctx, "what's the weather like?", thread_id)
+    assert "I can manage your tasks" in assistant_text(events)
+    assert not [e for e in events if e["type"] == "error"]
+
+
+async def test_thread_gets_a_title_from_the_first_message(moto_settings, tasks, ctx):
+    server = make_server(moto_settings, tasks, LocalTodoModel())
+    thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
+    updated = [e for e in events if e["type"] == "thread.updated"]
+    assert updated and updated[-1]["thread"]["title"] == "Add a task to buy groceries"
+    await say(server, ctx, "Show me all my tasks", thread_id)
+    stored = await server.store.load_thread(thread_id, ctx)
+    assert stored.title == "Add a task to buy groceries"
+
+
+async def test_scripted_model_sees_history_from_thread_items(moto_settings, tasks, ctx):
+    model = ScriptedModel(
+        [
+            [function_call("add_task", {"title": "Walk the dog"}, call_id="call_1")],
+            [assistant_message("Added it.", item_id="__fake_id__")],
+            [assistant_message("You asked me to add a task.", item_id="__fake_id__")],
+        ]
+    )
+    server = make_server(moto_settings, tasks, model)
+    thread_id, _ = await say(server, ctx, "please remember to walk the dog", None)
+    assert [t.title for t in await tasks.list(ctx.user_id)] == ["Walk the dog"]
+    tool_output = model.calls[1].input[-1]
+    assert tool_output["type"] == "function_call_output"
+    assert "\n" not in tool_output["output"]
+    assert json.loads(tool_output["output"])["ok"] is True
+
+    await say(server, ctx, "what did I ask you?", thread_id)
+    history = model.calls[2].input
+    roles = [item.get("role") for item in history if item.get("type") == "message"]
+    assert roles == ["user", "assistant", "user"]
+    assert history[0]["content"][0]["text"] == "please remember to walk the dog"
+    model.assert_complete()
+
+    # "__fake_id__" from two turns did not collapse into one stored message.
+    items = await request_json(
+        server, {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20}}, ctx
+    )
+    assistant_ids = [i["id"] for i in items["data"] if i["type"] == "assistant_message"]
+    assert len(assistant_ids) == 2 and len(set(assistant_ids)) == 2
+    assert all(i.startswith("msg_") for i in assistant_ids)
+
+
+async def test_tools_only_touch_the_signed_in_users_tasks(moto_settings, tasks, ctx):
+    victim = "victim-user"
+    await tasks.add(victim, TaskCreate(title="Secret plan"))
+    model = ScriptedModel(
+        [
+            [function_call("delete_task", {"task": "1"}, call_id="c1")],
+            [assistant_message("ok")],
+            [function_call("list_tasks", {"status": "all"}, call_id="c2")],
+            [assistant_message("ok")],
+        ]
+    )
+    server = make_server(moto_settings, tasks, model)
+    thread_id, _ = await say(server, ctx, "delete task 1", None)
+    assert json.loads(model.calls[1].input[-1]["output"]) == {
+        "ok": False,
+        "message": "There is no task #1.",
+    }
+    await say(server, ctx, "list", thread_id)
+    assert json.loads(model.calls[3].input[-1]["output"])["tasks"] == []
+    assert [t.title for t in await tasks.list(victim)] == ["Secret plan"]
+
+
+async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(
+    moto_settings, tasks, ctx
+):
+    model = ScriptedModel([RuntimeError("upstream model is down")])
+    server = make_server(moto_settings, tasks, model)
+    thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and errors[-1]["allow_retry"] is True
+    stored = await server.store.load_thread_items(thread_id, None, 20, "asc", ctx)
+    assert [type(i).__name__ for i in stored.data] == ["UserMessageItem"]
+    assert not [i for i in stored.data if isinstance(i, AssistantMessageItem)]
+    assert await tasks.list(ctx.user_id) == []

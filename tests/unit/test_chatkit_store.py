@@ -1,0 +1,379 @@
+"""Every Store method, on moto and on DynamoDB Local (same tests, `backend_settings`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import boto3
+import pytest
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    FileAttachment,
+    ImageAttachment,
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+    WidgetItem,
+)
+from chatkit.widgets import Card, Text
+from pydantic import AnyUrl
+from todo_assistant.config import Settings
+from todo_assistant.context import RequestContext
+from todo_assistant.ids import new_id
+from todo_assistant.runtime import build_store
+from todo_assistant.store.chatkit_store import DynamoChatKitStore
+from todo_assistant.store.table import TableRow, user_pk
+
+from tests.conftest import BUCKET
+
+
+@pytest.fixture
+def store(backend_settings: Settings) -> DynamoChatKitStore:
+    return build_store(backend_settings)
+
+
+@pytest.fixture
+def ctx(user_id: str) -> RequestContext:
+    return RequestContext(user_id=user_id)
+
+
+@pytest.fixture
+def other() -> RequestContext:
+    return RequestContext(user_id=f"other-{os.urandom(6).hex()}")
+
+
+def thread(thread_id: str | None = None, title: str | None = "Groceries") -> ThreadMetadata:
+    return ThreadMetadata(
+        id=thread_id or new_id("thr"),
+        title=title,
+        created_at=datetime.now(),
+        metadata={"source": "test"},
+    )
+
+
+def user_item(thread_id: str, text: str, created_at: datetime, item_id: str | None = None):
+    return UserMessageItem(
+        id=item_id or new_id("msg"),
+        thread_id=thread_id,
+        created_at=created_at,
+        content=[UserMessageTextContent(text=text)],
+        attachments=[],
+        inference_options=InferenceOptions(),
+    )
+
+
+def assistant_item(thread_id: str, text: str, created_at: datetime, item_id: str | None = None):
+    return AssistantMessageItem(
+        id=item_id or new_id("msg"),
+        thread_id=thread_id,
+        created_at=created_at,
+        content=[AssistantMessageContent(text=text)],
+    )
+
+
+async def seed_items(store, ctx, thread_id: str, count: int) -> list:
+    base = datetime.now()
+    items = [user_item(thread_id, f"m{i}", base + timedelta(seconds=i)) for i in range(count)]
+    for item in items:
+        await store.add_thread_item(thread_id, item, ctx)
+    return items
+
+
+def partition_keys(settings: Settings, user: str) -> list[str]:
+    """Every sort key stored under a user's partition, read straight from DynamoDB."""
+    client = boto3.client(
+        "dynamodb", endpoint_url=settings.dynamodb_endpoint, region_name=settings.aws_region
+    )
+    keys: list[str] = []
+    kwargs = {
+        "TableName": settings.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": user_pk(user)}},
+        "ProjectionExpression": "sk",
+    }
+    while True:
+        page = client.query(**kwargs)
+        keys += [row["sk"]["S"] for row in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return keys
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# -- threads ---------------------------------------------------------------------------------
+
+
+async def test_thread_round_trip_keeps_every_field(store, ctx):
+    original = thread(title=None)
+    await store.save_thread(original, ctx)
+    assert await store.load_thread(original.id, ctx) == original
+
+    original.title = "Renamed"
+    await store.save_thread(original, ctx)
+    assert (await store.load_thread(original.id, ctx)).title == "Renamed"
+
+
+async def test_missing_and_foreign_threads_are_not_found_alike(store, ctx, other):
+    mine = thread()
+    await store.save_thread(mine, ctx)
+    with pytest.raises(NotFoundError):
+        await store.load_thread("thr_does_not_exist", ctx)
+    with pytest.raises(NotFoundError):
+        await store.load_thread(mine.id, other)
+    with pytest.raises(NotFoundError):
+        await store.load_thread("thr#injected", ctx)
+
+
+async def test_threads_list_newest_updated_first_and_pages(store, ctx):
+    threads = [thread(title=f"t{i}") for i in range(5)]
+    for t in threads:
+        await store.save_thread(t, ctx)
+    # Touch the oldest: it becomes the most recently updated.
+    await store.save_thread(threads[0], ctx)
+    expected_desc = [threads[0].id, threads[4].id, threads[3].id, threads[2].id, threads[1].id]
+
+    first = await store.load_threads(2, None, "desc", ctx)
+    assert [t.id for t in first.data] == expected_desc[:2]
+    assert first.has_more is True and first.after == expected_desc[1]
+    second = await store.load_threads(2, first.after, "desc", ctx)
+    assert [t.id for t in second.data] == expected_desc[2:4]
+    assert second.has_more is True
+    last = await store.load_threads(2, second.after, "desc", ctx)
+    assert [t.id for t in last.data] == expected_desc[4:]
+    assert last.has_more is False and last.after is None
+
+    ascending = await store.load_threads(10, None, "asc", ctx)
+    assert [t.id for t in ascending.data] == list(reversed(expected_desc))
+    assert ascending.has_more is False and ascending.after is None
+
+
+async def test_threads_list_exact_multiple_of_limit_and_after_last(store, ctx):
+    threads = [thread() for _ in range(4)]
+    for t in threads:
+        await store.save_thread(t, ctx)
+    page1 = await store.load_threads(2, None, "asc", ctx)
+    page2 = await store.load_threads(2, page1.after, "asc", ctx)
+    assert [t.id for t in page1.data + page2.data] == [t.id for t in threads]
+    assert page2.has_more is False and page2.after is None
+    beyond = await store.load_threads(2, threads[-1].id, "asc", ctx)
+    assert beyond.data == [] and beyond.has_more is False
+
+
+async def test_threads_list_empty_and_isolated(store, ctx, other):
+    await store.save_thread(thread(), ctx)
+    empty = await store.load_threads(20, None, "desc", other)
+    assert empty.data == [] and empty.has_more is False and empty.after is None
+    with pytest.raises(NotFoundError):
+        await store.load_threads(20, "thr_missing_cursor", "desc", ctx)
+
+
+# -- items -----------------------------------------------------------------------------------
+
+
+async def test_items_round_trip_in_creation_order(store, ctx):
+    t = thread()
+    await store.save_thread(t, ctx)
+    now = datetime.now()
+    items = [
+        user_item(t.id, "Hello", now, item_id="msg_zzz"),  # ids deliberately not in time order
+        assistant_item(t.id, "Hi!", now + timedelta(seconds=1), item_id="msg_aaa"),
+        WidgetItem(
+            id="wdg_mmm",
+            thread_id=t.id,
+            created_at=now + timedelta(seconds=2),
+            widget=Card(children=[Text(value="Task list")]),
+        ),
+    ]
+    for item in items:
+        await store.add_thread_item(t.id, item, ctx)
+    asc = await store.load_thread_items(t.id, None, 10, "asc", ctx)
+    assert asc.data == items and asc.has_more is False and asc.after is None
+    desc = await store.load_thread_items(t.id, None, 10, "desc", ctx)
+    assert desc.data == list(reversed(items))
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+async def test_items_pagination_edges(store, ctx, order):
+    t = thread()
+    await store.save_thread(t, ctx)
+    empty = await store.load_thread_items(t.id, None, 2, order, ctx)
+    assert empty.data == [] and empty.has_more is False and empty.after is None
+
+    items = await seed_items(store, ctx, t.id, 4)
+    expected = [i.id for i in (items if order == "asc" else list(reversed(items)))]
+    page1 = await store.load_thread_items(t.id, None, 2, order, ctx)
+    assert [i.id for i in page1.data] == expected[:2]
+    assert page1.has_more is True and page1.after == expected[1]
+    # Exactly a multiple of the limit: the second page is full and the last one.
+    page2 = await store.load_thread_items(t.id, page1.after, 2, order, ctx)
+    assert [i.id for i in page2.data] == expected[2:]
+    assert page2.has_more is False and page2.after is None
+    after_last = await store.load_thread_items(t.id, expected[-1], 2, order, ctx)
+    assert after_last.data == [] and after_last.has_more is False
+
+
+async def test_item_pages_never_leak_into_the_neighbouring_thread(store, ctx):
+    first, second = thread(), thread()
+    for t in (first, second):
+        await store.save_thread(t, ctx)
+    a = await seed_items(store, ctx, first.id, 3)
+    b = await seed_items(store, ctx, second.id, 3)
+    for t, items in ((first, a), (second, b)):
+        for order in ("asc", "desc"):
+            cursor = items[1].id
+            page = await store.load_thread_items(t.id, cursor, 10, order, ctx)
+            expected = [items[2].id] if order == "asc" else [items[0].id]
+            assert [i.id for i in page.data] == expected
+            assert page.has_more is False
+
+
+async def test_items_of_another_user_are_invisible(store, ctx, other):
+    t = thread()
+    await store.save_thread(t, ctx)
+    items = await seed_items(store, ctx, t.id, 2)
+    page = await store.load_thread_items(t.id, None, 10, "asc", other)
+    assert page.data == []
+    with pytest.raises(NotFoundError):
+        await store.load_item(t.id, items[0].id, other)
+    with pytest.raises(NotFoundError):
+        await store.load_thread_items(t.id, items[0].id, 10, "asc", other)
+    # Writes by the other user land in the other user's partition only.
+    await store.delete_thread_item(t.id, items[0].id, other)
+    await store.delete_thread(t.id, other)
+    assert len((await store.load_thread_items(t.id, None, 10, "asc", ctx)).data) == 2
+
+
+async def test_add_is_an_idempotent_upsert_and_save_item_updates(store, ctx):
+    t = thread()
+    await store.save_thread(t, ctx)
+    item = assistant_item(t.id, "Draft", datetime.now())
+    await store.add_thread_item(t.id, item, ctx)
+    await store.add_thread_item(t.id, item, ctx)
+    assert len((await store.load_thread_items(t.id, None, 10, "asc", ctx)).data) == 1
+
+    item.content = [AssistantMessageContent(text="Final answer")]
+    await store.save_item(t.id, item, ctx)
+    loaded = await store.load_item(t.id, item.id, ctx)
+    assert isinstance(loaded, AssistantMessageItem)
+    assert loaded.content[0].text == "Final answer"
+
+
+async def test_load_and_delete_single_items(store, ctx):
+    t = thread()
+    await store.save_thread(t, ctx)
+    items = await seed_items(store, ctx, t.id, 3)
+    with pytest.raises(NotFoundError):
+        await store.load_item(t.id, "msg_missing", ctx)
+    await store.delete_thread_item(t.id, items[1].id, ctx)
+    await store.delete_thread_item(t.id, "msg_missing", ctx)  # a no-op, not an error
+    remaining = await store.load_thread_items(t.id, None, 10, "asc", ctx)
+    assert [i.id for i in remaining.data] == [items[0].id, items[2].id]
+
+
+async def test_delete_thread_removes_items_in_batches_and_nothing_else(
+    store, ctx, other, backend_settings
+):
+    doomed, kept = thread(), thread()
+    for t in (doomed, kept):
+        await store.save_thread(t, ctx)
+    # The other user has a thread with the very same id.
+    await store.save_thread(doomed, other)
+    await seed_items(store, ctx, doomed.id, 30)  # more than one 25-key batch
+    kept_items = await seed_items(store, ctx, kept.id, 2)
+    other_items = await seed_items(store, other, doomed.id, 2)
+    await store.save_feedback(doomed.id, [], "positive", ctx)
+
+    await store.delete_thread(doomed.id, ctx)
+
+    with pytest.raises(NotFoundError):
+        await store.load_thread(doomed.id, ctx)
+    keys = partition_keys(backend_settings, ctx.user_id)
+    assert not [k for k in keys if doomed.id in k]
+    assert len([k for k in keys if k.startswith(f"ITEM#{kept.id}#")]) == len(kept_items)
+    assert (await store.load_thread(doomed.id, other)).id == doomed.id
+    theirs = await store.load_thread_items(doomed.id, None, 10, "asc", other)
+    assert [i.id for i in theirs.data] == [i.id for i in other_items]
+
+
+# -- large items -----------------------------------------------------------------------------
+
+
+def s3_keys(settings: Settings) -> list[str]:
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint, region_name="us-east-1")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+async def test_item_over_400kb_compressible_is_stored_inline(store, ctx):
+    t = thread()
+    await store.save_thread(t, ctx)
+    long_answer = "All your tasks, in great detail. " * 30_000  # ~1 MB of text
+    item = assistant_item(t.id, long_answer, datetime.now())
+    await store.add_thread_item(t.id, item, ctx)
+    row = TableRow.get(user_pk(ctx.user_id), f"ITEM#{t.id}#{item.id}")
+    assert row.encoding == "json+zlib"
+    assert await store.load_item(t.id, item.id, ctx) == item
+
+
+async def test_incompressible_item_over_400kb_goes_to_s3_and_is_deleted_with_thread(
+    store, ctx, backend_settings
+):
+    t = thread()
+    await store.save_thread(t, ctx)
+    noise = os.urandom(450_000).hex()  # 900 KB that zlib cannot shrink below the limit
+    item = assistant_item(t.id, noise, datetime.now())
+    await store.add_thread_item(t.id, item, ctx)
+    row = TableRow.get(user_pk(ctx.user_id), f"ITEM#{t.id}#{item.id}")
+    assert row.encoding == "s3" and row.body is None
+    assert row.s3_key in s3_keys(backend_settings)
+    assert await store.load_item(t.id, item.id, ctx) == item
+    page = await store.load_thread_items(t.id, None, 5, "desc", ctx)
+    assert page.data == [item]
+
+    await store.delete_thread(t.id, ctx)
+    assert row.s3_key not in s3_keys(backend_settings)
+
+
+# -- attachments and feedback ----------------------------------------------------------------
+
+
+async def test_attachments_round_trip_and_isolation(store, ctx, other):
+    file = FileAttachment(id=new_id("atc"), name="notes.txt", mime_type="text/plain")
+    image = ImageAttachment(
+        id=new_id("atc"),
+        name="photo.png",
+        mime_type="image/png",
+        preview_url=AnyUrl("https://example.com/photo.png"),
+    )
+    for attachment in (file, image):
+        await store.save_attachment(attachment, ctx)
+        assert await store.load_attachment(attachment.id, ctx) == attachment
+        with pytest.raises(NotFoundError):
+            await store.load_attachment(attachment.id, other)
+    await store.delete_attachment(file.id, other)  # another user's delete changes nothing
+    assert await store.load_attachment(file.id, ctx) == file
+    await store.delete_attachment(file.id, ctx)
+    with pytest.raises(NotFoundError):
+        await store.load_attachment(file.id, ctx)
+
+
+async def test_feedback_only_on_own_existing_items(store, ctx, other):
+    t = thread()
+    await store.save_thread(t, ctx)
+    items = await seed_items(store, ctx, t.id, 2)
+    applied = await store.save_feedback(t.id, [items[0].id, "msg_missing"], "positive", ctx)
+    assert applied == 1
+    assert await store.load_feedback(t.id, ctx) == {items[0].id: "positive"}
+    with pytest.raises(NotFoundError):
+        await store.save_feedback(t.id, [items[1].id], "negative", other)
+    assert await store.load_feedback(t.id, other) == {}
+
+
+def test_generated_ids_sort_in_creation_order(store, ctx):
+    t = thread()
+    ids = [store.generate_item_id("message", t, ctx) for _ in range(200)]
+    assert ids == sorted(ids)
+    assert all(i.startswith("msg_") for i in ids)
+    assert store.generate_thread_id(ctx).startswith("thr_")

@@ -1,0 +1,139 @@
+"""Task service and repositories: numbering, updates, lookups, isolation (moto + DynamoDB Local)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+from todo_assistant.runtime import build_task_service
+from todo_assistant.tasks.models import Priority, StatusFilter, TaskCreate, TaskPatch, TaskStatus
+from todo_assistant.tasks.repository import MemoryTaskRepository
+from todo_assistant.tasks.service import (
+    AmbiguousTaskReference,
+    NoTaskMatches,
+    TaskNotFound,
+    TaskService,
+)
+
+from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
+
+
+@pytest.fixture(params=["memory", *DYNAMODB_BACKENDS])
+def tasks(request: pytest.FixtureRequest) -> TaskService:
+    if request.param == "memory":
+        return TaskService(MemoryTaskRepository())
+    return build_task_service(settings_for_backend(request, request.param))
+
+
+async def add(tasks: TaskService, user: str, title: str, **fields) -> int:
+    return (await tasks.add(user, TaskCreate(title=title, **fields))).number
+
+
+async def test_numbers_are_per_user_sequential_and_never_reused(tasks, user_id):
+    assert [await add(tasks, user_id, t) for t in ("a", "b", "c")] == [1, 2, 3]
+    await tasks.delete(user_id, 3)
+    assert await add(tasks, user_id, "d") == 4
+    assert await add(tasks, f"{user_id}-2", "first of another user") == 1
+
+
+async def test_concurrent_adds_get_distinct_numbers(tasks, user_id):
+    created = await asyncio.gather(
+        *(tasks.add(user_id, TaskCreate(title=f"t{i}")) for i in range(8))
+    )
+    assert sorted(t.number for t in created) == list(range(1, 9))
+    assert len(await tasks.list(user_id)) == 8
+
+
+async def test_fields_round_trip_and_update(tasks, user_id):
+    task = await tasks.add(
+        user_id,
+        TaskCreate(
+            title="  File taxes ",
+            description="forms",
+            priority=Priority.HIGH,
+            due_date=date(2026, 12, 1),
+        ),
+    )
+    assert task.title == "File taxes" and task.status is TaskStatus.PENDING
+    stored = await tasks.get(user_id, task.number)
+    assert stored == task
+
+    done = await tasks.complete(user_id, task.number)
+    assert done.status is TaskStatus.COMPLETED and done.completed_at is not None
+    assert done.updated_at >= task.updated_at
+
+    reopened = await tasks.update(
+        user_id, task.number, TaskPatch(status=TaskStatus.PENDING, description=None, title="Taxes")
+    )
+    assert reopened.status is TaskStatus.PENDING and reopened.completed_at is None
+    assert reopened.description is None and reopened.title == "Taxes"
+    assert reopened.priority is Priority.HIGH and reopened.due_date == date(2026, 12, 1)
+    assert await tasks.get(user_id, task.number) == reopened
+
+
+async def test_list_filters_by_status_and_text(tasks, user_id):
+    await add(tasks, user_id, "Buy groceries", description="milk and eggs")
+    await add(tasks, user_id, "Call mom")
+    await add(tasks, user_id, "Buy a gift")
+    await tasks.complete(user_id, 2)
+    titles = lambda ts: [t.title for t in ts]  # noqa: E731
+    assert titles(await tasks.list(user_id)) == ["Buy groceries", "Call mom", "Buy a gift"]
+    assert titles(await tasks.list(user_id, StatusFilter.PENDING)) == [
+        "Buy groceries",
+        "Buy a gift",
+    ]
+    assert titles(await tasks.list(user_id, StatusFilter.COMPLETED)) == ["Call mom"]
+    assert titles(await tasks.list(user_id, text="MILK")) == ["Buy groceries"]
+    assert titles(await tasks.list(user_id, StatusFilter.PENDING, "buy")) == [
+        "Buy groceries",
+        "Buy a gift",
+    ]
+
+
+async def test_missing_and_foreign_tasks_are_not_found(tasks, user_id):
+    await add(tasks, user_id, "mine")
+    stranger = f"{user_id}-stranger"
+    for call in (
+        tasks.get(stranger, 1),
+        tasks.complete(stranger, 1),
+        tasks.update(stranger, 1, TaskPatch(title="hijacked")),
+        tasks.delete(stranger, 1),
+        tasks.get(user_id, 99),
+    ):
+        with pytest.raises(TaskNotFound):
+            await call
+    # Nothing the stranger tried changed the task or created one for them.
+    assert (await tasks.get(user_id, 1)).title == "mine"
+    assert await tasks.list(stranger) == []
+
+
+async def test_resolve_by_number_and_by_title(tasks, user_id):
+    await add(tasks, user_id, "Buy groceries")
+    await add(tasks, user_id, "Prepare team meeting")
+    await add(tasks, user_id, "Meeting notes for Friday")
+    await add(tasks, user_id, "Call the dentist")
+    assert (await tasks.resolve(user_id, "task 2")).number == 2
+    assert (await tasks.resolve(user_id, "#4")).number == 4
+    assert (await tasks.resolve(user_id, "the groceries task")).number == 1
+    assert (await tasks.resolve(user_id, "dentist")).number == 4
+    assert (await tasks.resolve(user_id, "grocries")).number == 1  # a typo still finds it
+    with pytest.raises(AmbiguousTaskReference) as ambiguous:
+        await tasks.resolve(user_id, "the meeting task")
+    assert {t.number for t in ambiguous.value.candidates} == {2, 3}
+    with pytest.raises(NoTaskMatches):
+        await tasks.resolve(user_id, "the gym task")
+    with pytest.raises(TaskNotFound):
+        await tasks.resolve(user_id, "task 42")
+
+
+def test_invalid_input_is_refused_before_storage():
+    with pytest.raises(ValidationError):
+        TaskCreate(title="   ")
+    with pytest.raises(ValidationError):
+        TaskCreate(title="x" * 201)
+    with pytest.raises(ValidationError):
+        TaskCreate(title="ok", priority="critical")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        TaskPatch.model_validate({"owner": "someone-else"})
