@@ -6,6 +6,8 @@ function URL); `functions/chatkit` also wraps it in Mangum for buffered `sam loc
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -33,6 +35,19 @@ from todo_assistant.server import TodoChatKitServer
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
+
+
+class _DropClientNotFound(logging.Filter):
+    """The ChatKit SDK logs a missing thread/item as an error with a traceback; for us it is a
+    client's 404 (answered as such), not an operator's alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, NotFoundError)
+
+
+logging.getLogger("chatkit").addFilter(_DropClientNotFound())
+
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -78,6 +93,23 @@ async def _check_attachments(
             await server.store.load_attachment(attachment_id, user)
 
 
+# Turns that outlive their reader; referenced here so they are not garbage-collected.
+_DETACHED_TURNS: set[asyncio.Task[None]] = set()
+
+
+async def _pump(events: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None]) -> None:
+    try:
+        async for chunk in events:
+            queue.put_nowait(chunk)
+    except Exception:
+        # The SDK already turned agent failures into error events; this is a store or
+        # protocol failure after the stream started: tell the client instead of cutting it.
+        logger.exception("chatkit stream failed")
+        queue.put_nowait(sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)))
+    finally:
+        queue.put_nowait(None)
+
+
 async def streaming_response(result: StreamingResult) -> Response:
     events = aiter(result)
     # Reading the first event before sending headers turns "thread not found" and other bad
@@ -89,17 +121,21 @@ async def streaming_response(result: StreamingResult) -> Response:
     except Exception as error:
         raise _client_error(error) from None
 
+    # The turn runs in its own task and the response only reads from a queue: a reader that
+    # leaves mid-answer does not abort the turn, which finishes and is saved whole. That is
+    # also what happens in Lambda, where a streamed invocation runs on after a disconnect.
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    if first is not None:
+        queue.put_nowait(first)
+        turn = asyncio.create_task(_pump(events, queue))
+        _DETACHED_TURNS.add(turn)
+        turn.add_done_callback(_DETACHED_TURNS.discard)
+    else:
+        queue.put_nowait(None)
+
     async def body() -> AsyncIterator[bytes]:
-        if first is not None:
-            yield first
-        try:
-            async for chunk in events:
-                yield chunk
-        except Exception:
-            # The SDK already turned agent failures into error events; this is a store or
-            # protocol failure after the stream started: tell the client instead of cutting it.
-            logger.exception("chatkit stream failed")
-            yield sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
+        while (chunk := await queue.get()) is not None:
+            yield chunk
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -18,7 +18,9 @@ def build_tasks_router(
     tasks: TaskService, current_user: Callable[[Request], RequestContext]
 ) -> APIRouter:
     router = APIRouter(prefix="/tasks")
-    User = Annotated[RequestContext, Depends(current_user)]
+    # A default rather than an Annotated alias: the alias would be local to this function,
+    # where FastAPI cannot resolve postponed annotations.
+    signed_in = Depends(current_user)
 
     async def get_or_404(user: RequestContext, number: int) -> Task:
         try:
@@ -28,29 +30,29 @@ def build_tasks_router(
 
     @router.get("")
     async def list_tasks(
-        user: User,
         status: StatusFilter = StatusFilter.ALL,
         q: Annotated[str | None, Query(max_length=200)] = None,
+        user: RequestContext = signed_in,
     ) -> dict[str, list[Task]]:
         return {"tasks": await tasks.list(user.user_id, status, q)}
 
     @router.post("", status_code=201)
-    async def create_task(user: User, data: TaskCreate) -> Task:
+    async def create_task(data: TaskCreate, user: RequestContext = signed_in) -> Task:
         return await tasks.add(user.user_id, data)
 
     @router.get("/{number}")
-    async def get_task(user: User, number: int) -> Task:
+    async def get_task(number: int, user: RequestContext = signed_in) -> Task:
         return await get_or_404(user, number)
 
     @router.patch("/{number}")
-    async def update_task(user: User, number: int, patch: TaskPatch) -> Task:
+    async def update_task(number: int, patch: TaskPatch, user: RequestContext = signed_in) -> Task:
         try:
             return await tasks.update(user.user_id, number, patch)
         except TaskNotFound:
             raise ApiError(404, "not_found", f"Task {number} not found.") from None
 
     @router.delete("/{number}", status_code=204)
-    async def delete_task(user: User, number: int) -> Response:
+    async def delete_task(number: int, user: RequestContext = signed_in) -> Response:
         try:
             await tasks.delete(user.user_id, number)
         except TaskNotFound:

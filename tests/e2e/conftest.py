@@ -1,0 +1,83 @@
+"""The real apps over real HTTP on loopback, on the moto DynamoDB server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from agents import set_tracing_disabled
+
+from tests.conftest import bound_settings
+from tests.support.live_server import live_server
+from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.config import Settings
+from todo_assistant.local.stack import PathRouter
+from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
+from todo_assistant.server import TodoChatKitServer
+from todo_assistant.web.chatkit_app import ChatKitDependencies, create_chatkit_app
+from todo_assistant.web.session_app import create_session_app
+
+set_tracing_disabled(True)
+
+
+class GatedModel(LocalTodoModel):
+    """The local model, but it holds back its second text delta until the test opens a gate.
+
+    If the response were buffered anywhere between the model and the HTTP client, the client
+    could never see the first delta while the gate is closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(words_per_delta=2)
+        self.gate = threading.Event()
+        self.gate_timed_out = False
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        import asyncio
+
+        deltas = 0
+        async for event in super().stream_response(*args, **kwargs):
+            if event.type == "response.output_text.delta":
+                deltas += 1
+                if deltas == 2 and not await asyncio.to_thread(self.gate.wait, 20):
+                    self.gate_timed_out = True
+            yield event
+
+
+@dataclass
+class Stack:
+    base_url: str
+    settings: Settings
+    model: LocalTodoModel
+
+
+def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
+    tasks = build_task_service(settings)
+    server = TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks))
+    deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
+    app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
+    with live_server(app) as base_url:
+        yield Stack(base_url, settings, model)
+
+
+@pytest.fixture
+def stack(moto_endpoint: str) -> Iterator[Stack]:
+    settings = bound_settings(moto_endpoint, moto_endpoint, max_request_bytes=64_000)
+    yield from start_stack(settings, LocalTodoModel())
+
+
+@pytest.fixture
+def gated_stack(moto_endpoint: str) -> Iterator[Stack]:
+    settings = bound_settings(moto_endpoint, moto_endpoint)
+    yield from start_stack(settings, GatedModel())
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as client:
+        yield client
