@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.chat import assistant_text
+from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.local.chat_client import (
     ChatKitClient,
     add_message_request,
@@ -22,6 +23,23 @@ async def collect(client: ChatKitClient, payload: dict[str, Any]) -> list[dict[s
 
 
 async def test_full_conversation_lifecycle(stack, http, user_id):
+    with count_dynamodb_calls() as calls:
+        await run_full_conversation(stack, http, user_id)
+    # Every request path above reads by key or by Query: never a Scan.
+    assert calls["Query"] > 0
+    assert calls["Scan"] == 0
+    assert set(calls) <= {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "BatchWriteItem",
+        "BatchGetItem",
+    }
+
+
+async def run_full_conversation(stack, http, user_id):
     client = ChatKitClient(stack.base_url, http)
     await client.sign_in(user_id)
 
@@ -43,7 +61,9 @@ async def test_full_conversation_lifecycle(stack, http, user_id):
     second = await collect(client, create_thread_request("What's pending?"))
     second_id = second[0]["thread"]["id"]
 
-    threads = await client.request({"type": "threads.list", "params": {"limit": 10, "order": "desc"}})
+    threads = await client.request(
+        {"type": "threads.list", "params": {"limit": 10, "order": "desc"}}
+    )
     assert [t["id"] for t in threads["data"]] == [second_id, thread_id]
     assert threads["has_more"] is False
     page = await client.request({"type": "threads.list", "params": {"limit": 1, "order": "desc"}})
@@ -73,7 +93,11 @@ async def test_full_conversation_lifecycle(stack, http, user_id):
     feedback = await client.request(
         {
             "type": "items.feedback",
-            "params": {"thread_id": thread_id, "item_ids": [items["data"][1]["id"]], "kind": "positive"},
+            "params": {
+                "thread_id": thread_id,
+                "item_ids": [items["data"][1]["id"]],
+                "kind": "positive",
+            },
         }
     )
     assert feedback == {}
@@ -81,7 +105,10 @@ async def test_full_conversation_lifecycle(stack, http, user_id):
     # Retry from the first user message: everything after it is replaced by a new answer.
     events = await collect(
         client,
-        {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": first_user_item}},
+        {
+            "type": "threads.retry_after_item",
+            "params": {"thread_id": thread_id, "item_id": first_user_item},
+        },
     )
     assert assistant_text(events) == "Added task #2: Buy groceries."
     items = await client.request(
@@ -89,7 +116,9 @@ async def test_full_conversation_lifecycle(stack, http, user_id):
     )
     assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"]
 
-    assert await client.request({"type": "threads.delete", "params": {"thread_id": thread_id}}) == {}
+    assert (
+        await client.request({"type": "threads.delete", "params": {"thread_id": thread_id}}) == {}
+    )
     response = await http.post(
         f"{stack.base_url}/chatkit",
         json={"type": "threads.get_by_id", "params": {"thread_id": thread_id}},
@@ -136,13 +165,17 @@ async def test_a_user_sees_only_their_own_threads(stack, http, user_id):
         add_message_request(thread_id, "Delete task 1"),
     ):
         response = await http.post(
-            f"{stack.base_url}/chatkit", json=payload, headers={"Authorization": f"Bearer {bob.client_secret}"}
+            f"{stack.base_url}/chatkit",
+            json=payload,
+            headers={"Authorization": f"Bearer {bob.client_secret}"},
         )
         assert response.status_code == 404, payload["type"]
     # Alice's thread is untouched: same title, same two items, her task still there.
     loaded = await alice.request({"type": "threads.get_by_id", "params": {"thread_id": thread_id}})
     assert loaded["title"] == "Add a task to buy milk"
     assert len(loaded["items"]["data"]) == 2
-    tasks = await http.get(f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {alice.client_secret}"})
+    tasks = await http.get(
+        f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {alice.client_secret}"}
+    )
     assert [t["title"] for t in tasks.json()["tasks"]] == ["Buy milk"]
     assert user_message("x")["content"][0]["text"] == "x"
