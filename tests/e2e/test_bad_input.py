@@ -9,7 +9,11 @@ import pytest
 
 from tests.conftest import DEV_KEY
 from tests.unit.test_chatkit_store import partition_keys
-from todo_assistant.local.chat_client import ChatKitClient, add_message_request, create_thread_request
+from todo_assistant.local.chat_client import (
+    ChatKitClient,
+    add_message_request,
+    create_thread_request,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +81,9 @@ def signed_in_user(client: ChatKitClient) -> str:
 
 
 async def test_wrong_content_type_is_415(stack, http, signed_in):
-    response = await post_chatkit(http, stack, create_thread_request("hi"), signed_in.client_secret, "text/plain")
+    response = await post_chatkit(
+        http, stack, create_thread_request("hi"), signed_in.client_secret, "text/plain"
+    )
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
 
@@ -100,7 +106,10 @@ async def test_oversized_body_is_413_and_writes_nothing(stack, http, signed_in):
     response = await http.post(
         f"{stack.base_url}/chatkit",
         content=chunks(),
-        headers={"Authorization": f"Bearer {signed_in.client_secret}", "content-type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {signed_in.client_secret}",
+            "content-type": "application/json",
+        },
     )
     assert response.status_code == 413
 
@@ -111,7 +120,10 @@ async def test_oversized_body_is_413_and_writes_nothing(stack, http, signed_in):
         (None, "Missing bearer token"),
         ("Basic dXNlcjpwYXNz", "Missing bearer token"),
         ("not-a-jwt", "malformed"),
-        (forge(claims("mallory", exp=int(time.time()) - 3600, iat=int(time.time()) - 4000)), "expired"),
+        (
+            forge(claims("mallory", exp=int(time.time()) - 3600, iat=int(time.time()) - 4000)),
+            "expired",
+        ),
         (forge(claims("mallory"), key="dev-insecure-some-other-key-0123456789abcdef"), "Signature"),
         (forge(claims("mallory"), kid="k9"), "unknown signing key"),
         (forge(claims("mallory", aud="someone-else")), "audience"),

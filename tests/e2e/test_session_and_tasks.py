@@ -26,14 +26,25 @@ async def test_session_issues_a_short_lived_signed_secret(stack, http, user_id):
     assert set(body) == {"client_secret", "expires_at"}
     header = jwt.get_unverified_header(body["client_secret"])
     assert header == {"alg": "HS256", "kid": "k1", "typ": "JWT"}
-    claims = jwt.decode(body["client_secret"], DEV_KEY, algorithms=["HS256"], audience="todo-assistant-chatkit")
+    claims = jwt.decode(
+        body["client_secret"], DEV_KEY, algorithms=["HS256"], audience="todo-assistant-chatkit"
+    )
     assert claims["sub"] == user_id
     assert claims["exp"] == body["expires_at"]
     assert claims["exp"] - claims["iat"] == 900
     assert {"jti", "iss", "nbf"} <= set(claims)
 
 
-@pytest.mark.parametrize("body", [{}, {"user_id": ""}, {"user_id": "a b"}, {"user_id": "x" * 200}, {"user_id": "ok", "admin": True}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"user_id": ""},
+        {"user_id": "a b"},
+        {"user_id": "x" * 200},
+        {"user_id": "ok", "admin": True},
+    ],
+)
 async def test_session_refuses_bad_bodies(stack, http, body):
     response = await http.post(f"{stack.base_url}/session", json=body)
     assert response.status_code == 400
@@ -47,24 +58,40 @@ async def test_refresh_accepts_valid_and_recently_expired_secrets_only(stack, ht
     new_claims = jwt.decode(refreshed.json()["client_secret"], options={"verify_signature": False})
     assert new_claims["sub"] == user_id
 
-    by_header = await http.post(f"{stack.base_url}/session/refresh", headers={"Authorization": f"Bearer {current}"})
+    by_header = await http.post(
+        f"{stack.base_url}/session/refresh", headers={"Authorization": f"Bearer {current}"}
+    )
     assert by_header.status_code == 200
 
     secrets = ClientSecretService(
-        {"k1": DEV_KEY}, "k1", audience="todo-assistant-chatkit", issuer="todo-assistant-session", ttl_seconds=900
+        {"k1": DEV_KEY},
+        "k1",
+        audience="todo-assistant-chatkit",
+        issuer="todo-assistant-session",
+        ttl_seconds=900,
     )
-    recently_expired = secrets.issue(user_id, now=time.time() - 1000).client_secret  # expired 100 s ago
-    long_expired = secrets.issue(user_id, now=time.time() - 2000).client_secret  # expired 1100 s ago
-    ok = await http.post(f"{stack.base_url}/session/refresh", json={"client_secret": recently_expired})
+    recently_expired = secrets.issue(
+        user_id, now=time.time() - 1000
+    ).client_secret  # expired 100 s ago
+    long_expired = secrets.issue(
+        user_id, now=time.time() - 2000
+    ).client_secret  # expired 1100 s ago
+    ok = await http.post(
+        f"{stack.base_url}/session/refresh", json={"client_secret": recently_expired}
+    )
     assert ok.status_code == 200
-    late = await http.post(f"{stack.base_url}/session/refresh", json={"client_secret": long_expired})
+    late = await http.post(
+        f"{stack.base_url}/session/refresh", json={"client_secret": long_expired}
+    )
     assert late.status_code == 401
     assert "expired" in late.json()["message"]
     tampered = current[:-4] + ("AAAA" if not current.endswith("AAAA") else "BBBB")
     bad = await http.post(f"{stack.base_url}/session/refresh", json={"client_secret": tampered})
     assert bad.status_code == 401
     # An expired secret refreshes, but it never opens /chatkit or /tasks.
-    response = await http.get(f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {recently_expired}"})
+    response = await http.get(
+        f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {recently_expired}"}
+    )
     assert response.status_code == 401
 
 
@@ -83,10 +110,17 @@ async def test_tasks_rest_api(stack, http, user_id):
     auth = {"Authorization": f"Bearer {token}"}
     base = f"{stack.base_url}/tasks"
 
-    created = await http.post(base, json={"title": "Buy milk", "priority": "high", "due_date": "2026-12-01"}, headers=auth)
+    created = await http.post(
+        base, json={"title": "Buy milk", "priority": "high", "due_date": "2026-12-01"}, headers=auth
+    )
     assert created.status_code == 201
     task = created.json()
-    assert (task["number"], task["title"], task["priority"], task["status"]) == (1, "Buy milk", "high", "pending")
+    assert (task["number"], task["title"], task["priority"], task["status"]) == (
+        1,
+        "Buy milk",
+        "high",
+        "pending",
+    )
     await http.post(base, json={"title": "Call mom"}, headers=auth)
 
     listed = await http.get(base, headers=auth)
@@ -110,7 +144,9 @@ async def test_tasks_rest_api(stack, http, user_id):
     invalid = await http.post(base, json={"title": ""}, headers=auth)
     assert invalid.status_code == 400
     assert "title" in invalid.json()["message"]
-    assert (await http.post(base, json={"title": "x", "owner": "bob"}, headers=auth)).status_code == 400
+    assert (
+        await http.post(base, json={"title": "x", "owner": "bob"}, headers=auth)
+    ).status_code == 400
     assert (await http.get(base, params={"status": "someday"}, headers=auth)).status_code == 400
     assert (await http.get(base)).status_code == 401
     assert [t["number"] for t in (await http.get(base, headers=auth)).json()["tasks"]] == [1]
@@ -128,11 +164,18 @@ async def test_tasks_rest_api(stack, http, user_id):
 
 
 async def test_cors_for_configured_origins_only(stack, http):
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
-    allowed = await http.options(f"{stack.base_url}/chatkit", headers={"Origin": "http://localhost:3000", **preflight})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    allowed = await http.options(
+        f"{stack.base_url}/chatkit", headers={"Origin": "http://localhost:3000", **preflight}
+    )
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
-    denied = await http.options(f"{stack.base_url}/chatkit", headers={"Origin": "https://evil.example", **preflight})
+    denied = await http.options(
+        f"{stack.base_url}/chatkit", headers={"Origin": "https://evil.example", **preflight}
+    )
     assert "access-control-allow-origin" not in denied.headers
 
 

@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-from todo_assistant.local.chat_client import ChatKitClient, add_message_request, create_thread_request
+from todo_assistant.local.chat_client import (
+    ChatKitClient,
+    add_message_request,
+    create_thread_request,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +80,10 @@ async def test_reader_disconnect_leaves_a_consistent_thread(gated_stack, http, u
 
     # The thread keeps working afterwards.
     model.gate.set()
-    events = [e async for e in client.stream(add_message_request(thread_id, "Show me all my tasks"))]
+    events = [
+        e async for e in client.stream(add_message_request(thread_id, "Show me all my tasks"))
+    ]
     assert not [e for e in events if e["type"] == "error"]
-    assert any(e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events)
+    assert any(
+        e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events
+    )

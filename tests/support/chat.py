@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+
 from todo_assistant.context import RequestContext
 from todo_assistant.local.chat_client import add_message_request, create_thread_request
 

@@ -8,6 +8,8 @@ import pytest
 from agents import set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem
+
+from tests.support.chat import assistant_text, request_json, say, text_deltas
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.config import Settings
@@ -16,8 +18,6 @@ from todo_assistant.runtime import build_store, build_task_service
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.tasks.models import TaskCreate, TaskStatus
 from todo_assistant.tasks.service import TaskService
-
-from tests.support.chat import assistant_text, request_json, say, text_deltas
 
 set_tracing_disabled(True)
 

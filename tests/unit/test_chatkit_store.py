@@ -21,14 +21,14 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Text
 from pydantic import AnyUrl
+
+from tests.conftest import BUCKET
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.runtime import build_store
 from todo_assistant.store.chatkit_store import DynamoChatKitStore
 from todo_assistant.store.table import TableRow, user_pk
-
-from tests.conftest import BUCKET
 
 
 @pytest.fixture

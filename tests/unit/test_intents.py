@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from todo_assistant.agent.intents import describe_tool_result, parse_request, small_talk
 from todo_assistant.agent.tools import tool_result
 

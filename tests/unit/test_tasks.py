@@ -7,6 +7,8 @@ from datetime import date
 
 import pytest
 from pydantic import ValidationError
+
+from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
 from todo_assistant.runtime import build_task_service
 from todo_assistant.tasks.models import Priority, StatusFilter, TaskCreate, TaskPatch, TaskStatus
 from todo_assistant.tasks.repository import MemoryTaskRepository
@@ -16,8 +18,6 @@ from todo_assistant.tasks.service import (
     TaskNotFound,
     TaskService,
 )
-
-from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
 
 
 @pytest.fixture(params=["memory", *DYNAMODB_BACKENDS])
