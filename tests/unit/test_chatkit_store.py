@@ -150,6 +150,28 @@ async def test_threads_list_newest_updated_first_and_pages(store, ctx):
     assert ascending.has_more is False and ascending.after is None
 
 
+async def test_a_new_user_message_moves_its_thread_to_the_top(store, ctx):
+    older, newer = thread(), thread()
+    for t in (older, newer):
+        await store.save_thread(t, ctx)
+    assert [t.id for t in (await store.load_threads(10, None, "desc", ctx)).data] == [
+        newer.id,
+        older.id,
+    ]
+    await store.add_thread_item(older.id, user_item(older.id, "again", datetime.now()), ctx)
+    assert [t.id for t in (await store.load_threads(10, None, "desc", ctx)).data] == [
+        older.id,
+        newer.id,
+    ]
+    # Assistant items do not reorder threads, and a message for a missing thread creates none.
+    await store.add_thread_item(newer.id, assistant_item(newer.id, "hi", datetime.now()), ctx)
+    await store.add_thread_item("thr_missing", user_item("thr_missing", "x", datetime.now()), ctx)
+    assert [t.id for t in (await store.load_threads(10, None, "desc", ctx)).data] == [
+        older.id,
+        newer.id,
+    ]
+
+
 async def test_threads_list_exact_multiple_of_limit_and_after_last(store, ctx):
     threads = [thread() for _ in range(4)]
     for t in threads:

@@ -15,7 +15,7 @@ from typing import Literal
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from todo_assistant.context import RequestContext
@@ -125,6 +125,21 @@ class DynamoChatKitStore(Store[RequestContext]):
         _apply_payload(row, payload)
         row.save()
 
+    def _touch_thread(self, thread_id: str, user_id: str) -> None:
+        updated = sortable_time(utc_now())
+        try:
+            ThreadRow(user_pk(user_id), thread_sk(thread_id)).update(
+                actions=[
+                    ThreadRow.updated_at.set(updated),
+                    ThreadRow.lsi1sk.set(f"{THREADS_PREFIX}{updated}#{thread_id}"),
+                ],
+                condition=ThreadRow.sk.exists(),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            # No such thread (of this user): the SDK will fail the turn with NotFoundError.
+
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
@@ -203,6 +218,9 @@ class DynamoChatKitStore(Store[RequestContext]):
 
     def _put_item(self, thread_id: str, item: ThreadItem, user_id: str) -> None:
         _require_safe(thread_id, item.id)
+        if item.type == "user_message":
+            # A new message is what makes a thread "recently updated" in the thread list.
+            self._touch_thread(thread_id, user_id)
         raw = _ITEM_ADAPTER.dump_json(item)
         payload = self._encode(raw, user_id, f"items/{thread_id}/{item.id}")
         created = sortable_time(item.created_at)
