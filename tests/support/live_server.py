@@ -21,7 +21,12 @@ def free_port() -> int:
 @contextmanager
 def live_server(app: ASGIApp) -> Iterator[str]:
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"
+        app,
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -10,6 +10,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem
 
 from tests.support.chat import assistant_text, request_json, say, text_deltas
+from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.config import Settings
@@ -108,6 +109,18 @@ async def test_local_model_conversation_changes_the_database(moto_settings, task
     _, events = await say(server, ctx, "what's the weather like?", thread_id)
     assert "I can manage your tasks" in assistant_text(events)
     assert not [e for e in events if e["type"] == "error"]
+
+
+async def test_a_turn_reads_history_once(moto_settings, tasks, ctx):
+    server = make_server(moto_settings, tasks, LocalTodoModel())
+    thread_id, _ = await say(server, ctx, "Add a task to buy groceries", None)
+    with count_dynamodb_calls() as calls:
+        _, events = await say(server, ctx, "Show me all my tasks", thread_id)
+    assert assistant_text(events).startswith("You have 1 task")
+    # One Query for the history and one for the task list: the SDK's own "newest two items"
+    # read at the start of the turn is answered from the history page.
+    assert calls["Query"] == 2
+    assert calls["Scan"] == 0
 
 
 async def test_thread_gets_a_title_from_the_first_message(moto_settings, tasks, ctx):

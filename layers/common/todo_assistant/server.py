@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 from agents import Agent, RunConfig, Runner
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
+from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageItem,
     FeedbackKind,
+    Page,
+    ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -22,7 +26,7 @@ from chatkit.types import (
 )
 
 from todo_assistant.context import RequestContext
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
+from todo_assistant.store.chatkit_store import TodoStore
 
 TITLE_MAX_CHARS = 60
 
@@ -66,10 +70,45 @@ async def remap_assistant_ids(
         yield event
 
 
+class _TurnStartStore:
+    """The store, except for the first newest-items read of a turn.
+
+    `stream_agent_response` starts by reading the thread's two newest items to resume an open
+    workflow; `respond` read the newest page a moment before, with no write in between, so that
+    one read is answered from it (one DynamoDB Query less per turn). Everything else, and any
+    later read, goes to the store.
+    """
+
+    def __init__(self, store: TodoStore, thread_id: str, newest: Page[ThreadItem]) -> None:
+        self._store = store
+        self._thread_id = thread_id
+        self._newest: Page[ThreadItem] | None = newest
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: RequestContext
+    ) -> Page[ThreadItem]:
+        newest, self._newest = self._newest, None
+        if (
+            newest is not None
+            and thread_id == self._thread_id
+            and after is None
+            and order == "desc"
+            and (limit <= len(newest.data) or not newest.has_more)
+        ):
+            data = newest.data[:limit]
+            has_more = len(newest.data) > limit or newest.has_more
+            return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+        return await self._store.load_thread_items(thread_id, after, limit, order, context)
+
+    def __getattr__(self, name: str) -> Any:
+        self._newest = None  # any other call may write: never serve the page after it
+        return getattr(self._store, name)
+
+
 class TodoChatKitServer(ChatKitServer[RequestContext]):
     def __init__(
         self,
-        store: DynamoChatKitStore,
+        store: TodoStore,
         agent: Agent[AgentContext[RequestContext]],
         *,
         history_item_limit: int = 40,
@@ -96,7 +135,9 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         )
         history = await self.converter.to_agent_input(list(reversed(recent.data)))
         agent_context = AgentContext[RequestContext](
-            thread=thread, store=self.store, request_context=context
+            thread=thread,
+            store=cast(Store[RequestContext], _TurnStartStore(self.chat_store, thread.id, recent)),
+            request_context=context,
         )
         result = Runner.run_streamed(
             self.agent,

@@ -8,6 +8,7 @@ method runs in a worker thread so the event loop keeps streaming.
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Literal
@@ -16,7 +17,6 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.expressions.condition import Condition
 
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import is_safe_id, new_id
@@ -71,6 +71,8 @@ def items_prefix(thread_id: str) -> str:
 
 
 THREADS_PREFIX = "THREADS#"
+# Sorts after every character of a sort key (ids are limited to [A-Za-z0-9_.:-]).
+_PREFIX_END = "~"
 
 
 def _require_safe(*ids: str) -> None:
@@ -80,7 +82,25 @@ def _require_safe(*ids: str) -> None:
             raise NotFoundError(f"{value!r} not found")
 
 
-class DynamoChatKitStore(Store[RequestContext]):
+class TodoStore(Store[RequestContext]):
+    """openai-chatkit's Store plus the item feedback this app keeps."""
+
+    @abstractmethod
+    async def save_feedback(
+        self,
+        thread_id: str,
+        item_ids: Iterable[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> int:
+        """Record feedback on the user's own items; returns how many items it applied to."""
+
+    @abstractmethod
+    async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
+        """Feedback of a thread's items, by item id."""
+
+
+class DynamoChatKitStore(TodoStore):
     def __init__(self, codec: PayloadCodec) -> None:
         self._codec = codec
 
@@ -126,6 +146,8 @@ class DynamoChatKitStore(Store[RequestContext]):
         row.save()
 
     def _touch_thread(self, thread_id: str, user_id: str) -> None:
+        if not is_safe_id(thread_id):
+            return
         updated = sortable_time(utc_now())
         try:
             ThreadRow(user_pk(user_id), thread_sk(thread_id)).update(
@@ -211,16 +233,19 @@ class DynamoChatKitStore(Store[RequestContext]):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         # An upsert on purpose: the agents bridge can save the same workflow item twice.
-        await asyncio.to_thread(self._put_item, thread_id, item, context.user_id)
+        put = asyncio.to_thread(self._put_item, thread_id, item, context.user_id)
+        if item.type != "user_message":
+            await put
+            return
+        # A new message is what makes a thread "recently updated" in the thread list; both
+        # writes go out at once so the turn's first byte does not wait for two round trips.
+        await asyncio.gather(put, asyncio.to_thread(self._touch_thread, thread_id, context.user_id))
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await asyncio.to_thread(self._put_item, thread_id, item, context.user_id)
 
     def _put_item(self, thread_id: str, item: ThreadItem, user_id: str) -> None:
         _require_safe(thread_id, item.id)
-        if item.type == "user_message":
-            # A new message is what makes a thread "recently updated" in the thread list.
-            self._touch_thread(thread_id, user_id)
         raw = _ITEM_ADAPTER.dump_json(item)
         payload = self._encode(raw, user_id, f"items/{thread_id}/{item.id}")
         created = sortable_time(item.created_at)
@@ -298,7 +323,6 @@ class DynamoChatKitStore(Store[RequestContext]):
         feedback: FeedbackKind,
         context: RequestContext,
     ) -> int:
-        """Record feedback on the user's own items; returns how many items it applied to."""
         return await asyncio.to_thread(
             self._save_feedback, thread_id, list(item_ids), feedback, context.user_id
         )
@@ -355,32 +379,28 @@ class DynamoChatKitStore(Store[RequestContext]):
     def _query_ordered(
         self, user_id: str, prefix: str, cursor: str | None, limit: int, order: Order
     ) -> list[StoredBody]:
-        """One Query on the ordered index for `limit + 1` rows under `prefix`.
+        """One Query on the ordered index for the `limit + 1` rows after `cursor` in `prefix`.
 
-        With a cursor the key condition is a strict `>`/`<` on the cursor's own sort key; rows
-        of the neighbouring prefix that the condition may reach are cut off, so a page never
-        leaks into another thread (and never into another user: the partition is the user's).
+        The key condition is a BETWEEN bounded by the prefix on both sides, so a page never
+        reads the neighbouring thread's rows (and never another user's: the partition is the
+        user's). BETWEEN includes the cursor row itself, so one extra row is read and dropped.
         """
         forward = order == "asc"
-        condition: Condition
-        if cursor is None:
-            condition = TableRow.lsi1sk.startswith(prefix)
-        elif forward:
-            condition = TableRow.lsi1sk > cursor
-        else:
-            condition = TableRow.lsi1sk < cursor
+        low, high = prefix, prefix + _PREFIX_END
+        if cursor is not None:
+            low, high = (cursor, high) if forward else (low, cursor)
+        wanted = limit + 1 + (cursor is not None)
         rows: list[StoredBody] = []
         for row in TableRow.by_order.query(
             user_pk(user_id),
-            condition,
+            TableRow.lsi1sk.between(low, high),
             scan_index_forward=forward,
-            limit=limit + 1,
-            page_size=limit + 1,
+            limit=wanted,
+            page_size=wanted,
         ):
-            if not (row.lsi1sk or "").startswith(prefix) or not isinstance(row, StoredBody):
-                break
-            rows.append(row)
-        return rows
+            if row.lsi1sk != cursor and isinstance(row, StoredBody):
+                rows.append(row)
+        return rows[: limit + 1]
 
     def _encode(self, raw: bytes, user_id: str, name: str) -> EncodedPayload:
         return self._codec.encode(raw, f"users/{user_id}/{name}.json.z")
