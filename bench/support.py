@@ -1,0 +1,156 @@
+"""What the benchmarks share: a DynamoDB to run on, a call counter, a live server, statistics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from todo_assistant.config import Settings
+from todo_assistant.local.stack import embedded_moto
+from todo_assistant.store.table import ROW_CLASSES
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_KEY = "dev-insecure-bench-signing-key-0123456789abcdef"
+
+
+# -- DynamoDB -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DynamoBackend:
+    label: str
+    endpoint: str
+    is_moto: bool
+
+
+@contextmanager
+def dynamodb_backend() -> Iterator[DynamoBackend]:
+    """DynamoDB Local (AWS's emulator) when installed, else the embedded moto server.
+
+    DynamoDB Local is preferred: its per-call latency is closer to the service's shape and,
+    unlike moto, a Query does not walk the whole partition. BENCH_DYNAMODB=moto forces moto.
+    """
+    if os.environ.get("BENCH_DYNAMODB", "").lower() != "moto":
+        from tests.support.dynamodb_local import find_dynamodb_local_dir, run_dynamodb_local
+
+        jar_dir = find_dynamodb_local_dir(ROOT)
+        if jar_dir is not None:
+            with run_dynamodb_local(jar_dir) as endpoint:
+                yield DynamoBackend("DynamoDB Local", endpoint, is_moto=False)
+            return
+    # moto's werkzeug server logs every request to stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with embedded_moto() as endpoint:
+        yield DynamoBackend("moto server", endpoint, is_moto=True)
+
+
+def bench_settings(dynamodb_endpoint: str, table_name: str = "todo-assistant-bench") -> Settings:
+    return Settings(
+        table_name=table_name,
+        dynamodb_endpoint=dynamodb_endpoint,
+        auth_mode="dev",
+        token_signing_key=DEV_KEY,  # type: ignore[arg-type]
+        model_provider="local",
+        local_model_delay_ms=0,
+        log_level="WARNING",
+    )
+
+
+@dataclass
+class CallStats:
+    """DynamoDB API calls seen by botocore since the last reset, by operation."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    # Rows DynamoDB evaluated (ScannedCount) per operation: what a Query really read.
+    rows_read: Counter[str] = field(default_factory=Counter)
+    bytes_in: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def add(self, other: CallStats) -> None:
+        self.calls.update(other.calls)
+        self.rows_read.update(other.rows_read)
+        self.bytes_in.update(other.bytes_in)
+
+
+class DynamoCallCounter:
+    """Counts DynamoDB calls with botocore's `after-call.dynamodb` event.
+
+    Every pynamodb model class holds its own connection and botocore client, so the hook goes
+    on each row class's client. Install it after the last `bind_table` (which drops clients).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stats = CallStats()
+
+    def install(self) -> None:
+        seen: set[int] = set()
+        for cls in ROW_CLASSES:
+            client = cls._get_connection().connection.client
+            if id(client) not in seen:
+                seen.add(id(client))
+                client.meta.events.register("after-call.dynamodb", self._on_call)
+
+    def _on_call(self, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        name = str(model.name)
+        size = len(http_response.content or b"") if http_response is not None else 0
+        scanned = int(parsed.get("ScannedCount", 0)) if isinstance(parsed, dict) else 0
+        with self._lock:
+            self._stats.calls[name] += 1
+            self._stats.rows_read[name] += scanned
+            self._stats.bytes_in[name] += size
+
+    def take(self) -> CallStats:
+        """The calls since the previous take (and start counting afresh)."""
+        with self._lock:
+            stats, self._stats = self._stats, CallStats()
+        return stats
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+# -- figures ------------------------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def p90(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}x" if denominator else "n/a"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        # First column left-aligned (labels), figures right-aligned.
+        parts = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        print(line(row))
+
+
+def ops_summary(calls: Counter[str], turns: int) -> str:
+    """`GetItem 1.0, PutItem 3.2`: calls per unit of work, by operation."""
+    if not turns or not calls:
+        return "-"
+    return ", ".join(f"{op} {count / turns:.1f}" for op, count in sorted(calls.items()))
