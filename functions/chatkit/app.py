@@ -7,6 +7,9 @@ response through the function URL. `handler` (Mangum, buffered) serves `sam loca
 from mangum import Mangum
 
 from todo_assistant.web.chatkit_app import create_chatkit_app
+from todo_assistant.web.snapstart import register_runtime_hooks
 
 app = create_chatkit_app()
 handler = Mangum(app, lifespan="off")
+# SnapStart hooks for the managed runtime (Mangum); under the Web Adapter the app's routes serve.
+register_runtime_hooks()

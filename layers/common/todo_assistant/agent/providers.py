@@ -7,6 +7,7 @@ from openai import AsyncOpenAI
 
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import ConfigurationError, Settings
+from todo_assistant.runtime import openai_api_key
 
 
 def build_model(settings: Settings) -> Model:
@@ -21,10 +22,13 @@ def build_model(settings: Settings) -> Model:
                 "MODEL_PROVIDER=litellm needs the litellm extra: pip install 'todo-assistant[litellm]'"
             ) from error
         return LitellmModel(model=settings.litellm_model)
-    if settings.openai_api_key is None and settings.openai_base_url is None:
-        raise ConfigurationError("MODEL_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL)")
+    api_key = openai_api_key(settings)
+    if api_key is None and settings.openai_base_url is None:
+        raise ConfigurationError(
+            "MODEL_PROVIDER=openai needs OPENAI_API_KEY, OPENAI_API_KEY_SECRET_ID or OPENAI_BASE_URL"
+        )
     client = AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+        api_key=api_key.get_secret_value() if api_key else "none",
         base_url=settings.openai_base_url,
         max_retries=2,
         timeout=60.0,

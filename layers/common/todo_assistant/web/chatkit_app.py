@@ -15,6 +15,8 @@ from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
+    AttachmentsCreateReq,
+    AttachmentsDeleteReq,
     ChatKitReq,
     ErrorEvent,
     ThreadsAddUserMessageReq,
@@ -35,6 +37,7 @@ from todo_assistant.server import TodoChatKitServer
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
+from todo_assistant.web.snapstart import install_adapter_routes
 
 
 class _DropClientNotFound(logging.Filter):
@@ -88,6 +91,11 @@ async def _check_attachments(
     request: ChatKitReq, server: TodoChatKitServer, user: RequestContext
 ) -> None:
     """Fail before anything is written when a message names attachments the user lacks."""
+    if server.attachment_store is None and isinstance(
+        request, AttachmentsCreateReq | AttachmentsDeleteReq
+    ):
+        # The SDK would raise a RuntimeError (a 500); without a store this is unsupported.
+        raise NotImplementedError("attachments are not enabled")
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
         for attachment_id in request.params.input.attachments:
             await server.store.load_attachment(attachment_id, user)
@@ -147,6 +155,7 @@ def create_chatkit_app(
     deps = dependencies or build_chatkit_dependencies(settings)
     app = new_app("Todo assistant ChatKit", settings)
     app.state.deps = deps
+    install_adapter_routes(app, settings)
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:

@@ -1,0 +1,129 @@
+"""SnapStart hooks in-process: what before-checkpoint warms, what after-restore renews."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import random
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from todo_assistant.config import Settings
+from todo_assistant.store.table import ROW_CLASSES, TableRow, bind_table
+from todo_assistant.web import snapstart
+
+SETTINGS = Settings(
+    table_name="todo-snapstart-test",
+    dynamodb_endpoint="http://127.0.0.1:9",
+    token_signing_key="dev-insecure-snapstart-test-key-0123456789",  # type: ignore[arg-type]
+)
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    # before_checkpoint freezes the GC generations, as it should once in a process; undo it.
+    yield
+    gc.unfreeze()
+
+
+def fake_runtime_module() -> ModuleType:
+    """The Lambda runtime's snapshot_restore_py (not on PyPI's path here): same two calls."""
+    module = ModuleType("snapshot_restore_py")
+    module.before: list[tuple[Any, ...]] = []  # type: ignore[attr-defined,misc]
+    module.after: list[tuple[Any, ...]] = []  # type: ignore[attr-defined,misc]
+    module.register_before_snapshot = lambda f, *a, **k: module.before.append((f, a, k)) or f  # type: ignore[attr-defined]
+    module.register_after_restore = lambda f, *a, **k: module.after.append((f, a, k)) or f  # type: ignore[attr-defined]
+    return module
+
+
+def test_warm_modules_exist_in_the_pinned_dependencies() -> None:
+    for name in snapstart.WARM_MODULES:
+        importlib.import_module(name)
+
+
+def test_before_checkpoint_warms_only_what_the_function_already_uses() -> None:
+    assert "json" in sys.modules and "no_such_package" not in sys.modules
+    warmed = snapstart.before_checkpoint(
+        ["json.decoder", "json.no_such_module", "no_such_package.module"]
+    )
+    assert warmed == ["json.decoder"]
+    assert "no_such_package" not in sys.modules
+    assert gc.get_freeze_count() > 0
+
+
+def test_after_restore_gives_each_restored_copy_its_own_random_state() -> None:
+    snapshot = random.getstate()
+    draws = []
+    for _ in range(2):
+        random.setstate(snapshot)  # what every environment restored from one snapshot holds
+        snapstart.after_restore(SETTINGS)
+        draws.append(random.getrandbits(64))
+    assert draws[0] != draws[1]
+
+
+def test_after_restore_drops_connections_sessions_and_cached_secrets() -> None:
+    bind_table(SETTINGS)
+    connections = [cls._get_connection() for cls in ROW_CLASSES]  # no network until a call
+    assert all(connections)
+    boto3.setup_default_session(region_name="us-east-1")
+    parameters.base.DEFAULT_PROVIDERS["secrets"] = object()
+
+    snapstart.after_restore(SETTINGS)
+
+    assert all(cls._connection is None for cls in ROW_CLASSES)
+    assert boto3.DEFAULT_SESSION is None
+    assert parameters.base.DEFAULT_PROVIDERS == {}
+    assert TableRow.Meta.table_name == SETTINGS.table_name
+
+
+def test_adapter_routes_exist_only_when_the_environment_names_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = FastAPI()
+    assert snapstart.install_adapter_routes(plain, SETTINGS) == []
+    assert TestClient(plain).post("/_snapstart/after-restore").status_code == 404
+
+    monkeypatch.setenv(snapstart.BEFORE_CHECKPOINT_ENV, "/_snapstart/before-checkpoint")
+    monkeypatch.setenv(snapstart.AFTER_RESTORE_ENV, "/_snapstart/after-restore")
+    app = FastAPI()
+    assert snapstart.install_adapter_routes(app, SETTINGS) == [
+        "/_snapstart/before-checkpoint",
+        "/_snapstart/after-restore",
+    ]
+    client = TestClient(app)
+    # The adapter sends an empty POST and needs a 2xx.
+    reply = client.post("/_snapstart/before-checkpoint")
+    assert reply.status_code == 200 and "warmed" in reply.json()
+    bind_table(SETTINGS)
+    TableRow._get_connection()
+    reply = client.post("/_snapstart/after-restore")
+    assert (reply.status_code, reply.json()) == (200, {"status": "restored"})
+    assert TableRow._connection is None
+    assert client.get("/_snapstart/after-restore").status_code == 405
+
+
+def test_runtime_hooks_register_with_snapshot_restore_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "snapshot_restore_py", raising=False)
+    assert snapstart.register_runtime_hooks(SETTINGS) is False  # outside Lambda: nothing to do
+
+    runtime = fake_runtime_module()
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    assert snapstart.register_runtime_hooks(SETTINGS) is True
+    [(before, before_args, _)] = runtime.before  # type: ignore[attr-defined]
+    [(after, after_args, _)] = runtime.after  # type: ignore[attr-defined]
+    assert before is snapstart.before_checkpoint and after is snapstart.after_restore
+
+    # What the runtime does around the snapshot: call them with what they were registered with.
+    assert isinstance(before(*before_args), list)
+    bind_table(SETTINGS)
+    TableRow._get_connection()
+    after(*after_args)
+    assert TableRow._connection is None
