@@ -6,12 +6,13 @@ provider. Nothing else in the code branches on where it runs.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A signing key with this prefix is a development key: only such a key may be used with
 # AUTH_MODE=dev, so a deployed stack with a real key can never mint tokens for any user id.
@@ -27,7 +28,11 @@ def running_in_lambda() -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    # An empty variable counts as unset: `sam local` passes "" for every template variable it
+    # cannot resolve, and Lambda consoles keep blank values around.
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     # --- storage -------------------------------------------------------------------------
     table_name: str = "todo-assistant"
@@ -51,10 +56,36 @@ class Settings(BaseSettings):
     token_issuer: str = "todo-assistant-session"
     client_secret_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_grace_seconds: int = Field(default=300, ge=0, le=86_400)
+    # Refreshing never stretches a sign-in past this; then the app's token is needed again.
+    session_max_age_seconds: int = Field(default=43_200, ge=60, le=2_592_000)
+
+    # --- sign-in with the app's identity provider (AUTH_MODE=oidc); see auth/oidc.py --------
+    oidc_issuer: str | None = None
+    # Comma-separated when several app clients (web, mobile) share one backend.
+    oidc_audience: str | None = None
+    # Defaults to <issuer>/.well-known/jwks.json (Cognito, Auth0, Clerk).
+    oidc_jwks_url: str | None = None
+    oidc_user_claim: str = "sub"
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256"]
+    )
+    # Cognito puts `token_use` ("id" | "access") in its tokens; access tokens carry the app
+    # client in `client_id` instead of `aud`, Clerk session tokens in `azp`.
+    oidc_token_use: Literal["id", "access"] | None = None
+    oidc_audience_claim: Literal["aud", "client_id", "azp"] | None = None
+    oidc_jwks_cache_seconds: int = Field(default=3_600, ge=1, le=86_400)
+    # At most one JWKS re-fetch per this many seconds for tokens with an unknown `kid`.
+    oidc_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0, le=3_600)
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # --- OpenAI-hosted ChatKit (an Agent Builder workflow): POST /session creates its sessions
+    chatkit_workflow_id: str | None = None
 
     # --- model ---------------------------------------------------------------------------
     model_provider: Literal["auto", "openai", "litellm", "local"] = "auto"
     openai_api_key: SecretStr | None = None
+    # In AWS the API key lives in Secrets Manager (name or ARN); read once at init.
+    openai_api_key_secret_id: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4.1-mini"
     openai_api: Literal["responses", "chat_completions"] = "responses"
@@ -67,11 +98,22 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
 
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # "RS256,ES256" as well as a JSON list, so the variable reads naturally in a template.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
     @property
     def resolved_model_provider(self) -> Literal["openai", "litellm", "local"]:
         if self.model_provider != "auto":
             return self.model_provider
-        return "openai" if self.openai_api_key else "local"
+        return "openai" if self.openai_api_key or self.openai_api_key_secret_id else "local"
 
     def signing_key(self) -> str:
         if self.token_signing_key is None:

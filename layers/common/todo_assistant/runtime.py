@@ -5,41 +5,99 @@ Nothing here imports the agent stack, so the session function can use it and sta
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from pydantic import SecretStr
 
-from todo_assistant.auth.client_secrets import ClientSecretService
+from todo_assistant.auth.client_secrets import (
+    ClientSecretService,
+    KeySource,
+    SigningKeys,
+    parse_signing_keys,
+)
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
+from todo_assistant.observability import logger
 from todo_assistant.store.table import bind_table
 from todo_assistant.tasks.repository import DynamoTaskRepository
 from todo_assistant.tasks.service import TaskService
 
+if TYPE_CHECKING:
+    # The ChatKit store pulls in chatkit.types (~170 ms): only the chatkit function needs it.
+    from todo_assistant.store.chatkit_store import DynamoChatKitStore
+
+
+def read_secret(secret_id: str) -> str:
+    """A Secrets Manager string (name or ARN), cached by Powertools for 5 minutes."""
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    value = get_secret(secret_id, max_age=300)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def openai_api_key(settings: Settings) -> SecretStr | None:
+    """The OpenAI key from the environment, else from Secrets Manager when configured."""
+    if settings.openai_api_key is None and settings.openai_api_key_secret_id:
+        return SecretStr(read_secret(settings.openai_api_key_secret_id).strip())
+    return settings.openai_api_key
+
+
+def signing_keys(settings: Settings) -> SigningKeys:
+    """The client-secret key set, from Secrets Manager when configured (Powertools caches it
+    for 5 minutes) else TOKEN_SIGNING_KEY: a plain key or a JSON key set with a `current` id."""
+    if settings.token_signing_key_secret_id:
+        value = read_secret(settings.token_signing_key_secret_id)
+    else:
+        value = settings.signing_key()
+    try:
+        return parse_signing_keys(value, settings.token_signing_key_id)
+    except ValueError as error:
+        raise ConfigurationError(f"client-secret signing keys: {error}") from None
+
 
 def signing_key(settings: Settings) -> str:
-    if settings.token_signing_key_secret_id:
-        # Powertools caches the secret (5 min) so a warm function does not call AWS per request.
-        from aws_lambda_powertools.utilities.parameters import get_secret
+    """The key that signs new client secrets."""
+    keys = signing_keys(settings)
+    return keys.keys[keys.current_kid]
 
-        value = get_secret(settings.token_signing_key_secret_id, max_age=300)
-        key = value.decode() if isinstance(value, bytes) else str(value)
-        if len(key) < 32:
-            raise ConfigurationError("the signing key secret must hold at least 32 characters")
-        return key
-    return settings.signing_key()
+
+class SecretKeySource:
+    """Re-reads the key set on every use, so a rotation in Secrets Manager reaches running
+    functions; if a later read fails, the last good set keeps working."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._last = signing_keys(settings)
+
+    def __call__(self) -> SigningKeys:
+        try:
+            self._last = signing_keys(self._settings)
+        except Exception as error:
+            logger.warning(
+                "signing keys could not be re-read; using the last good set",
+                extra={"error_type": type(error).__name__},
+            )
+        return self._last
 
 
 def build_client_secrets(settings: Settings) -> ClientSecretService:
+    keys: Mapping[str, str] | KeySource
+    current_kid: str | None = None
+    if settings.token_signing_key_secret_id:
+        keys = SecretKeySource(settings)
+    else:
+        fixed = signing_keys(settings)
+        keys, current_kid = fixed.keys, fixed.current_kid
     return ClientSecretService(
-        {settings.token_signing_key_id: signing_key(settings)},
-        settings.token_signing_key_id,
+        keys,
+        current_kid,
         audience=settings.token_audience,
         issuer=settings.token_issuer,
         ttl_seconds=settings.client_secret_ttl_seconds,
         refresh_grace_seconds=settings.refresh_grace_seconds,
+        max_session_seconds=settings.session_max_age_seconds,
     )
 
 
@@ -53,6 +111,9 @@ def s3_client(settings: Settings) -> Any:
 
 
 def build_store(settings: Settings) -> DynamoChatKitStore:
+    from todo_assistant.store.chatkit_store import DynamoChatKitStore
+    from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
+
     bind_table(settings)
     blobs = (
         S3BlobStore(settings.large_item_bucket, s3_client(settings))

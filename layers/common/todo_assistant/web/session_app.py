@@ -1,7 +1,16 @@
 """POST /session and /session/refresh (client secrets), plus the tasks REST API.
 
-This app backs the session function, which must start fast: it imports no agent, OpenAI or
-ChatKit server code.
+Sign-in (`POST /session`):
+- AUTH_MODE=oidc (the default): `Authorization: Bearer <the app's ID/access token>`, verified
+  against the identity provider's JWKS; the user is the token's user claim. A body, headers
+  or query parameters never choose the user.
+- AUTH_MODE=dev (local only, refused in Lambda): body `{"user_id": "..."}`.
+
+The answer is our own short-lived client secret, or, when CHATKIT_WORKFLOW_ID is set, the
+client secret of an OpenAI-hosted ChatKit session created for the verified user.
+
+This app backs the session function, which must start fast: it imports no agent or ChatKit
+server code, and `openai` only in the OpenAI-hosted mode.
 """
 
 from __future__ import annotations
@@ -10,20 +19,22 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from todo_assistant.auth.client_secrets import ClientSecretService, InvalidClientSecret
-from todo_assistant.config import Settings, get_settings
-from todo_assistant.context import RequestContext
+from todo_assistant.auth.hosted import HostedSessionError, HostedSessions, build_hosted_sessions
+from todo_assistant.auth.oidc import OidcVerifier
+from todo_assistant.config import ConfigurationError, Settings, get_settings
+from todo_assistant.context import USER_ID_PATTERN, RequestContext
 from todo_assistant.observability import logger
 from todo_assistant.runtime import build_client_secrets, build_task_service
 from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.auth import bearer_token, verified_user
+from todo_assistant.web.auth import bearer_token, verified_app_user, verified_user
 from todo_assistant.web.common import new_app
-from todo_assistant.web.errors import ApiError
+from todo_assistant.web.errors import ApiError, describe_validation_error
 from todo_assistant.web.tasks_api import build_tasks_router
 
-USER_ID_PATTERN = r"^[A-Za-z0-9_.@:|+\-]{1,128}$"
+__all__ = ["USER_ID_PATTERN", "SessionDependencies", "create_session_app"]
 
 
 class DevSessionRequest(BaseModel):
@@ -45,12 +56,32 @@ class SessionResponse(BaseModel):
 class SessionDependencies:
     secrets: ClientSecretService
     tasks: TaskService
+    # Set in AUTH_MODE=oidc; dev mode reads the user from the body instead.
+    identity: OidcVerifier | None = None
+    # Set when CHATKIT_WORKFLOW_ID names an OpenAI-hosted workflow.
+    hosted: HostedSessions | None = None
 
 
 def build_session_dependencies(settings: Settings) -> SessionDependencies:
+    identity = OidcVerifier.from_settings(settings) if settings.auth_mode == "oidc" else None
+    hosted = build_hosted_sessions(settings) if settings.chatkit_workflow_id else None
     return SessionDependencies(
-        secrets=build_client_secrets(settings), tasks=build_task_service(settings)
+        secrets=build_client_secrets(settings),
+        tasks=build_task_service(settings),
+        identity=identity,
+        hosted=hosted,
     )
+
+
+async def _dev_user(request: Request) -> RequestContext:
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(400, "invalid_request", 'Dev sign-in needs a body {"user_id": "..."}.')
+    try:
+        body = DevSessionRequest.model_validate_json(raw)
+    except ValidationError as error:
+        raise ApiError(400, "invalid_request", describe_validation_error(error)) from None
+    return RequestContext(user_id=body.user_id)
 
 
 def create_session_app(
@@ -59,35 +90,47 @@ def create_session_app(
     settings = settings or get_settings()
     settings.check_auth_mode()
     deps = dependencies or build_session_dependencies(settings)
+    if settings.auth_mode == "oidc" and deps.identity is None:
+        raise ConfigurationError("AUTH_MODE=oidc needs an identity token verifier")
     app = new_app("Todo assistant session", settings)
     app.state.deps = deps
 
+    async def signed_in_user(request: Request) -> RequestContext:
+        if deps.identity is not None:
+            return await verified_app_user(request, deps.identity)
+        return await _dev_user(request)
+
     @app.post("/session")
-    async def create_session(
-        body: Annotated[DevSessionRequest | None, Body()] = None,
-    ) -> SessionResponse:
-        if settings.auth_mode != "dev":
-            raise ApiError(
-                501, "not_configured", "Only AUTH_MODE=dev sign-in is available in this build."
-            )
-        if body is None:
-            raise ApiError(400, "invalid_request", 'Dev sign-in needs a body {"user_id": "..."}.')
-        issued = deps.secrets.issue(body.user_id)
-        logger.info("session issued", extra={"user_id": issued.user_id, "mode": "dev"})
+    async def create_session(request: Request) -> SessionResponse:
+        user = await signed_in_user(request)
+        if deps.hosted is not None:
+            try:
+                hosted = await deps.hosted.create(user.user_id)
+            except HostedSessionError as error:
+                headers = {"Retry-After": error.retry_after} if error.retry_after else None
+                raise ApiError(error.status, error.code, error.message, headers) from None
+            logger.info("session issued", extra={"user_id": user.user_id, "mode": "hosted"})
+            return SessionResponse(client_secret=hosted.client_secret, expires_at=hosted.expires_at)
+        issued = deps.secrets.issue(user.user_id)
+        logger.info("session issued", extra={"user_id": issued.user_id, "mode": settings.auth_mode})
         return SessionResponse(client_secret=issued.client_secret, expires_at=issued.expires_at)
 
     @app.post("/session/refresh")
     async def refresh_session(
         request: Request, body: Annotated[RefreshRequest | None, Body()] = None
     ) -> SessionResponse:
+        if deps.hosted is not None:
+            # OpenAI's secrets are not ours to renew; the front end signs in again instead.
+            raise ApiError(
+                400,
+                "unsupported_request",
+                "Hosted ChatKit sessions are renewed with POST /session and the app token.",
+            )
         token = body.client_secret if body and body.client_secret else bearer_token(request)
         try:
-            current = deps.secrets.verify(
-                token, allow_expired_for=deps.secrets.refresh_grace_seconds
-            )
+            issued = deps.secrets.refresh(token)
         except InvalidClientSecret as error:
             raise ApiError(401, "unauthorized", f"Cannot refresh: {error}.") from None
-        issued = deps.secrets.issue(current.user_id)
         logger.info("session refreshed", extra={"user_id": issued.user_id})
         return SessionResponse(client_secret=issued.client_secret, expires_at=issued.expires_at)
 
