@@ -84,8 +84,8 @@ class CallStats:
 class DynamoCallCounter:
     """Counts DynamoDB calls with botocore's `after-call.dynamodb` event.
 
-    Every pynamodb model class holds its own connection and botocore client, so the hook goes
-    on each row class's client. Install it after the last `bind_table` (which drops clients).
+    The hook goes on the botocore client of every row class (`bind_table` makes them share
+    one; each distinct client is hooked once). Install it after the last `bind_table`.
     """
 
     def __init__(self) -> None:
@@ -116,7 +116,6 @@ class DynamoCallCounter:
         return stats
 
 
-# -- HTTP ---------------------------------------------------------------------------------
 # -- figures ------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")

@@ -137,6 +137,11 @@ def bind_table(settings: Settings) -> None:
     meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
     for cls in ROW_CLASSES:
         cls._connection = None
+    # pynamodb caches a connection (and a botocore client, ~65 ms to create) per class; the row
+    # classes share one table, so they share one connection too.
+    shared = TableRow._get_connection()
+    for cls in ROW_CLASSES:
+        cls._connection = shared
 
 
 def create_table_if_missing() -> None:
