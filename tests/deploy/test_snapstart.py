@@ -78,7 +78,11 @@ def test_after_restore_drops_connections_sessions_and_cached_secrets() -> None:
 
     snapstart.after_restore(SETTINGS)
 
-    assert all(cls._connection is None for cls in ROW_CLASSES)
+    # Fresh connection objects (their botocore clients are created on the next call), one
+    # shared by every row class; none of the pre-snapshot ones survive.
+    fresh = {id(cls._connection) for cls in ROW_CLASSES}
+    assert len(fresh) == 1
+    assert fresh.isdisjoint(id(c) for c in connections)
     assert boto3.DEFAULT_SESSION is None
     assert parameters.base.DEFAULT_PROVIDERS == {}
     assert TableRow.Meta.table_name == SETTINGS.table_name
@@ -103,10 +107,10 @@ def test_adapter_routes_exist_only_when_the_environment_names_them(
     reply = client.post("/_snapstart/before-checkpoint")
     assert reply.status_code == 200 and "warmed" in reply.json()
     bind_table(SETTINGS)
-    TableRow._get_connection()
+    before = TableRow._get_connection()
     reply = client.post("/_snapstart/after-restore")
     assert (reply.status_code, reply.json()) == (200, {"status": "restored"})
-    assert TableRow._connection is None
+    assert TableRow._connection is not before
     assert client.get("/_snapstart/after-restore").status_code == 405
 
 
@@ -124,6 +128,6 @@ def test_runtime_hooks_register_with_snapshot_restore_py(monkeypatch: pytest.Mon
     # What the runtime does around the snapshot: call them with what they were registered with.
     assert isinstance(before(*before_args), list)
     bind_table(SETTINGS)
-    TableRow._get_connection()
+    before = TableRow._get_connection()
     after(*after_args)
-    assert TableRow._connection is None
+    assert TableRow._connection is not before
