@@ -8,6 +8,8 @@ import os
 # Runs before any benchmark module imports the package: its logger reads LOG_LEVEL once, and
 # per-request INFO logs would drown the printed tables (both backends skip them alike).
 os.environ["LOG_LEVEL"] = "WARNING"
+# Metric lines (EMF on stdout) would interleave with the tables too; both backends skip them.
+os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 # Benchmarks never reach AWS: dummy credentials, fixed region, no inherited profile or key.
 os.environ.update(
     {

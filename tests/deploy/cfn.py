@@ -200,4 +200,11 @@ def default_refs(
         "SessionLogGroup": "/aws/lambda/todo-assistant-test-session",
         "ChatKitFunctionUrl.FunctionUrl": "https://chatkit.lambda-url.us-east-1.on.aws/",
         "SessionFunctionUrl.FunctionUrl": "https://session.lambda-url.us-east-1.on.aws/",
+        "Observability.Outputs.DashboardUrl": (
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+            "#dashboards/dashboard/todo-assistant-test"
+        ),
+        "Observability.Outputs.AlarmNotificationTopicArn": (
+            f"arn:aws:sns:{account}:todo-assistant-test-AlarmTopic"
+        ),
     }

@@ -280,6 +280,7 @@ def test_outputs() -> None:
     assert outputs["ChatKitBaseUrl"]["Value"] == "https://chatkit.lambda-url.us-east-1.on.aws"
     assert outputs["TableName"]["Value"] == REFS["Table"]
     assert outputs["LargeItemBucketName"]["Value"] == REFS["LargeItemBucket"]
+    assert outputs["DashboardUrl"]["Value"] == REFS["Observability.Outputs.DashboardUrl"]
 
 
 def overrides_of(section: dict[str, Any]) -> dict[str, str]:
@@ -295,7 +296,8 @@ def test_samconfig_environments(environment: str) -> None:
         config[environment]["global"]["parameters"]["stack_name"] == f"todo-assistant-{environment}"
     )
     assert deploy["resolve_s3"] is True
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    # AUTO_EXPAND: a transformed template with a nested application (Observability).
+    assert deploy["capabilities"].split() == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     overrides = overrides_of(deploy)
     parameters = load_template()["Parameters"]
     assert set(overrides) <= set(parameters)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
-from agents import Agent, RunConfig, Runner
+from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
 from chatkit.store import Store
@@ -26,6 +26,7 @@ from chatkit.types import (
 )
 
 from todo_assistant.context import RequestContext
+from todo_assistant.metrics import current_turn
 from todo_assistant.store.chatkit_store import TodoStore
 
 TITLE_MAX_CHARS = 60
@@ -105,6 +106,20 @@ class _TurnStartStore:
         return getattr(self._store, name)
 
 
+class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
+    """Counts the agent's tool calls on the current turn's metrics (by tool name only)."""
+
+    async def on_tool_start(
+        self,
+        context: RunContextWrapper[AgentContext[RequestContext]],
+        agent: Agent[AgentContext[RequestContext]],
+        tool: Tool,
+    ) -> None:
+        turn = current_turn()
+        if turn is not None:
+            turn.tool_called(tool.name)
+
+
 class TodoChatKitServer(ChatKitServer[RequestContext]):
     def __init__(
         self,
@@ -119,6 +134,12 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self.agent = agent
         self.history_item_limit = history_item_limit
         self.converter = converter or ThreadItemConverter()
+        self.tool_call_counter = ToolCallCounter()
+
+    @property
+    def tool_names(self) -> frozenset[str]:
+        """The agent's own tools: the only values the `tool` metric dimension takes."""
+        return frozenset(tool.name for tool in self.agent.tools)
 
     async def respond(
         self,
@@ -143,6 +164,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             self.agent,
             history,
             context=agent_context,
+            hooks=self.tool_call_counter,
             run_config=RunConfig(tracing_disabled=True, trace_include_sensitive_data=False),
         )
         events = stream_agent_response(agent_context, result)

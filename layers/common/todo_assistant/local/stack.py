@@ -47,6 +47,10 @@ def local_environment(dynamodb_endpoint: str, s3_endpoint: str | None) -> dict[s
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "ENVIRONMENT_NAME": os.environ.get("ENVIRONMENT_NAME", "local"),
+        # EMF lines are for CloudWatch; locally they would bury the access log in the
+        # terminal. POWERTOOLS_METRICS_DISABLED=false make dev prints them.
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
     if s3_endpoint:
         env["S3_ENDPOINT"] = s3_endpoint

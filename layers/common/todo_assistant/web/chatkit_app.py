@@ -31,6 +31,7 @@ from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
+from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
 from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
 from todo_assistant.server import TodoChatKitServer
@@ -74,6 +75,13 @@ def sse_event(event: ErrorEvent) -> bytes:
     return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
+# What `_client_error` answers with a 4xx: the client's mistake, not a failed turn.
+_CLIENT_ERRORS = (ValidationError, NotFoundError, NotImplementedError, ValueError)
+# How every ErrorEvent starts on the wire (its `type` field is serialized first); text the
+# model or user wrote is a JSON string there, its quotes escaped, so it cannot match.
+_ERROR_EVENT_PREFIX = b'data: {"type":"error"'
+
+
 def _client_error(error: Exception) -> ApiError:
     """Map what the SDK raises on bad input to a 4xx; anything else is ours (5xx)."""
     if isinstance(error, ValidationError):
@@ -105,20 +113,30 @@ async def _check_attachments(
 _DETACHED_TURNS: set[asyncio.Task[None]] = set()
 
 
-async def _pump(events: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None]) -> None:
+def _send(chunk: bytes, queue: asyncio.Queue[bytes | None], turn: TurnMetrics) -> None:
+    if chunk.startswith(_ERROR_EVENT_PREFIX):
+        turn.error()
+    queue.put_nowait(chunk)
+
+
+async def _pump(
+    events: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None], turn: TurnMetrics
+) -> None:
     try:
         async for chunk in events:
-            queue.put_nowait(chunk)
+            _send(chunk, queue, turn)
     except Exception:
         # The SDK already turned agent failures into error events; this is a store or
         # protocol failure after the stream started: tell the client instead of cutting it.
         logger.exception("chatkit stream failed")
-        queue.put_nowait(sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)))
+        error = ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
+        _send(sse_event(error), queue, turn)
     finally:
         queue.put_nowait(None)
+        turn.stream_ended()
 
 
-async def streaming_response(result: StreamingResult) -> Response:
+async def streaming_response(result: StreamingResult, turn: TurnMetrics) -> Response:
     events = aiter(result)
     # Reading the first event before sending headers turns "thread not found" and other bad
     # input into a plain 4xx instead of a broken 200 stream.
@@ -127,6 +145,9 @@ async def streaming_response(result: StreamingResult) -> Response:
     except StopAsyncIteration:
         first = None
     except Exception as error:
+        if not isinstance(error, _CLIENT_ERRORS):
+            turn.error()
+            turn.abandon()
         raise _client_error(error) from None
 
     # The turn runs in its own task and the response only reads from a queue: a reader that
@@ -134,16 +155,25 @@ async def streaming_response(result: StreamingResult) -> Response:
     # also what happens in Lambda, where a streamed invocation runs on after a disconnect.
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     if first is not None:
-        queue.put_nowait(first)
-        turn = asyncio.create_task(_pump(events, queue))
-        _DETACHED_TURNS.add(turn)
-        turn.add_done_callback(_DETACHED_TURNS.discard)
+        turn.first_event()
+        _send(first, queue, turn)
+        task = asyncio.create_task(_pump(events, queue, turn))
+        _DETACHED_TURNS.add(task)
+        task.add_done_callback(_DETACHED_TURNS.discard)
     else:
         queue.put_nowait(None)
+        turn.stream_ended()
 
     async def body() -> AsyncIterator[bytes]:
-        while (chunk := await queue.get()) is not None:
-            yield chunk
+        complete = False
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+            complete = True
+        finally:
+            # Cancelled or closed before the end: the reader went away (seen locally; in
+            # Lambda a streamed invocation does not notice).
+            turn.response_ended(complete=complete)
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -167,11 +197,13 @@ def create_chatkit_app(
             parsed = _REQUEST_ADAPTER.validate_json(body)
             await _check_attachments(parsed, deps.server, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
+            # Set before the SDK starts the turn, so the agent run's task inherits it.
+            turn = start_turn(deps.server.tool_names)
             result = await deps.server.process(body, user)
         except Exception as error:
             raise _client_error(error) from None
         if isinstance(result, StreamingResult):
-            return await streaming_response(result)
+            return await streaming_response(result, turn)
         return Response(result.json, media_type="application/json")
 
     return app

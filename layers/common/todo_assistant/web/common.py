@@ -1,4 +1,4 @@
-"""What both apps share: error shape, size limit, access log, local-only CORS, health."""
+"""What both apps share: error shape, size limit, access log, metrics, local-only CORS, health."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from todo_assistant.config import Settings, running_in_lambda
 from todo_assistant.web.errors import install_error_handlers
-from todo_assistant.web.middleware import AccessLogMiddleware, BodySizeLimitMiddleware
+from todo_assistant.web.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    RequestMetricsMiddleware,
+)
 
 
 def new_app(title: str, settings: Settings) -> FastAPI:
@@ -24,6 +28,7 @@ def new_app(title: str, settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
 
     @app.get("/healthz", include_in_schema=False)

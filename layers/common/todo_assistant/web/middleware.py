@@ -1,4 +1,4 @@
-"""ASGI middleware shared by both apps: request size limit and access logs."""
+"""ASGI middleware shared by both apps: request size limit, access logs and request metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from todo_assistant.metrics import request_metrics
 from todo_assistant.observability import logger
 
 
@@ -128,3 +129,32 @@ def _request_id(scope: Scope) -> str:
         if value:
             return str(value.decode("latin-1"))[:128]
     return uuid.uuid4().hex
+
+
+class RequestMetricsMiddleware:
+    """Count sign-ins, refreshes, task API calls and 5xx answers; one EMF line per request.
+
+    Under Mangum or the Web Adapter a function instance serves one request at a time, so
+    flushing here, when the request ends, is the per-invocation flush `log_metrics` would do.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # A request that raises out of the app is answered 500 by Starlette further out.
+        status = 500
+
+        async def status_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, status_send)
+        finally:
+            request_metrics(str(scope.get("method")), str(scope.get("path")), status).flush()
