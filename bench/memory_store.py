@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from chatkit.store import NotFoundError, StoreItemType
+from chatkit.store import NotFoundError
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 
 from todo_assistant.context import RequestContext
-from todo_assistant.ids import new_id
-from todo_assistant.store.chatkit_store import ID_PREFIXES, TodoStore, sortable_time
+from todo_assistant.store.chatkit_store import TodoStore, sortable_time
 
 type ThreadKey = tuple[str, str]  # (user id, thread id)
 
@@ -51,18 +50,6 @@ class MemoryChatKitStore(TodoStore):
         self._items: dict[ThreadKey, dict[str, ThreadItem]] = {}
         self._attachments: dict[str, dict[str, Attachment]] = {}
         self._feedback: dict[ThreadKey, dict[str, str]] = {}
-
-    # -- ids ------------------------------------------------------------------------------
-    def generate_thread_id(self, context: RequestContext) -> str:
-        return new_id("thr")
-
-    def generate_item_id(
-        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
-    ) -> str:
-        return new_id(ID_PREFIXES.get(item_type, "itm"))
-
-    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
-        return new_id("atc")
 
     # -- threads --------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:

@@ -83,7 +83,18 @@ def _require_safe(*ids: str) -> None:
 
 
 class TodoStore(Store[RequestContext]):
-    """openai-chatkit's Store plus the item feedback this app keeps."""
+    """openai-chatkit's Store plus the item feedback this app keeps, with time-sortable ids."""
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return new_id("thr")
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        return new_id(ID_PREFIXES.get(item_type, "itm"))
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return new_id("atc")
 
     @abstractmethod
     async def save_feedback(
@@ -103,18 +114,6 @@ class TodoStore(Store[RequestContext]):
 class DynamoChatKitStore(TodoStore):
     def __init__(self, codec: PayloadCodec) -> None:
         self._codec = codec
-
-    # -- ids ------------------------------------------------------------------------------
-    def generate_thread_id(self, context: RequestContext) -> str:
-        return new_id("thr")
-
-    def generate_item_id(
-        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
-    ) -> str:
-        return new_id(ID_PREFIXES.get(item_type, "itm"))
-
-    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
-        return new_id("atc")
 
     # -- threads --------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
