@@ -6,6 +6,7 @@ unchanged, routing by path.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,8 @@ def embedded_moto() -> Iterator[str]:
     """moto's server on a free loopback port: DynamoDB and S3 for the local stack."""
     from moto.server import ThreadedMotoServer
 
+    # Its werkzeug access log would bury the stack's own output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
