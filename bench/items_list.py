@@ -32,7 +32,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
-from pydantic import TypeAdapter
 
 from bench.support import (
     CallStats,
@@ -49,17 +48,13 @@ from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.store.chatkit_store import (
     DynamoChatKitStore,
-    item_sk,
-    items_prefix,
-    sortable_time,
 )
 from todo_assistant.store.payloads import PayloadCodec
-from todo_assistant.store.table import ItemRow, bind_table, create_table_if_missing, user_pk
+from todo_assistant.store.table import ItemRow, bind_table, create_table_if_missing
 
 SIZES = (100, 10_000)
 NEIGHBOUR_SIZE = 30
 PAGE_SIZE = 20
-_ITEMS: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 TEXT = (
     "Sure - I added that to your list. You now have several pending tasks; the most urgent "
     "one is due tomorrow, so you may want to start with it. Anything else I can help with?"
@@ -84,23 +79,6 @@ def make_item(thread_id: str, index: int, created_at: datetime) -> ThreadItem:
     )
 
 
-def item_row(codec: PayloadCodec, user_id: str, thread_id: str, item: ThreadItem) -> ItemRow:
-    """The row `DynamoChatKitStore.save_item` writes, built here so seeding can batch it."""
-    payload = codec.encode(_ITEMS.dump_json(item), f"users/{user_id}/items/{thread_id}/{item.id}")
-    created = sortable_time(item.created_at)
-    row = ItemRow(
-        user_pk(user_id),
-        item_sk(thread_id, item.id),
-        lsi1sk=f"{items_prefix(thread_id)}{created}#{item.id}",
-        thread_id=thread_id,
-        item_id=item.id,
-        item_type=item.type,
-        created_at=created,
-    )
-    row.encoding, row.body, row.s3_key = payload.encoding, payload.body, payload.s3_key
-    return row
-
-
 async def seed_thread(
     store: DynamoChatKitStore, ctx: RequestContext, size: int
 ) -> tuple[str, list[str]]:
@@ -109,13 +87,12 @@ async def seed_thread(
     await store.save_thread(thread, ctx)
     start = datetime.now() - timedelta(seconds=size)
     items = [make_item(thread.id, i, start + timedelta(milliseconds=i)) for i in range(size)]
-    codec = PayloadCodec(None)
 
     def write() -> None:
         # BatchWriteItem, 25 rows per call: 10k single PutItems would dominate the runtime.
         with ItemRow.batch_write() as batch:
             for item in items:
-                batch.save(item_row(codec, ctx.user_id, thread.id, item))
+                batch.save(store.item_row(thread.id, item, ctx.user_id))
 
     await asyncio.to_thread(write)
     return thread.id, [item.id for item in items]

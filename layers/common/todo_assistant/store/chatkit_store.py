@@ -245,6 +245,10 @@ class DynamoChatKitStore(TodoStore):
 
     def _put_item(self, thread_id: str, item: ThreadItem, user_id: str) -> None:
         _require_safe(thread_id, item.id)
+        self.item_row(thread_id, item, user_id).save()
+
+    def item_row(self, thread_id: str, item: ThreadItem, user_id: str) -> ItemRow:
+        """The row an item is stored as (payload encoded, possibly offloaded); not yet saved."""
         raw = _ITEM_ADAPTER.dump_json(item)
         payload = self._encode(raw, user_id, f"items/{thread_id}/{item.id}")
         created = sortable_time(item.created_at)
@@ -258,7 +262,7 @@ class DynamoChatKitStore(TodoStore):
             created_at=created,
         )
         _apply_payload(row, payload)
-        row.save()
+        return row
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         return await asyncio.to_thread(self._load_item, thread_id, item_id, context.user_id)
