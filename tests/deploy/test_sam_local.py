@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template, sam_local_environment
 from tests.deploy.test_events import EVENTS, Function, assert_turn, import_function
 from todo_assistant.config import get_settings
 from todo_assistant.local.mint_secret import main as mint_main
 from todo_assistant.local.mint_secret import mint
+from todo_assistant.local.stack import embedded_moto
 from todo_assistant.store.table import bind_table, create_table_if_missing
 
 
@@ -32,14 +32,11 @@ def local_invoke_overrides() -> dict[str, str]:
 
 @pytest.fixture
 def dynamodb_on_the_host() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        get_settings.cache_clear()
+    with embedded_moto() as endpoint:
+        try:
+            yield endpoint
+        finally:
+            get_settings.cache_clear()
 
 
 def sam_local_function(

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from tests.conftest import DEV_KEY
+from tests.support.tokens import forge_client_secret
 from tests.unit.test_chatkit_store import partition_keys
 from todo_assistant.local.chat_client import (
     ChatKitClient,
@@ -23,26 +24,6 @@ async def signed_in(stack, http, user_id) -> ChatKitClient:
     client = ChatKitClient(stack.base_url, http)
     await client.sign_in(user_id)
     return client
-
-
-def forge(claims: dict, key: str = DEV_KEY, kid: str = "k1") -> str:
-    return jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid})
-
-
-def claims(user: str, **overrides) -> dict:
-    now = int(time.time())
-    base = {
-        "sub": user,
-        "aud": "todo-assistant-chatkit",
-        "iss": "todo-assistant-session",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "jti": "x",
-        "typ": "chatkit-client-secret",
-    }
-    base.update(overrides)
-    return base
 
 
 async def post_chatkit(http, stack, body, token=None, content_type="application/json"):
@@ -121,13 +102,18 @@ async def test_oversized_body_is_413_and_writes_nothing(stack, http, signed_in):
         ("Basic dXNlcjpwYXNz", "Missing bearer token"),
         ("not-a-jwt", "malformed"),
         (
-            forge(claims("mallory", exp=int(time.time()) - 3600, iat=int(time.time()) - 4000)),
+            forge_client_secret(
+                DEV_KEY, "mallory", exp=int(time.time()) - 3600, iat=int(time.time()) - 4000
+            ),
             "expired",
         ),
-        (forge(claims("mallory"), key="dev-insecure-some-other-key-0123456789abcdef"), "Signature"),
-        (forge(claims("mallory"), kid="k9"), "unknown signing key"),
-        (forge(claims("mallory", aud="someone-else")), "audience"),
-        (forge(claims("mallory", typ="id-token")), "not a client secret"),
+        (
+            forge_client_secret("dev-insecure-some-other-key-0123456789abcdef", "mallory"),
+            "Signature",
+        ),
+        (forge_client_secret(DEV_KEY, "mallory", kid="k9"), "unknown signing key"),
+        (forge_client_secret(DEV_KEY, "mallory", aud="someone-else"), "audience"),
+        (forge_client_secret(DEV_KEY, "mallory", typ="id-token"), "not a client secret"),
     ],
 )
 async def test_bad_tokens_are_401_and_write_nothing(stack, http, token, reason):

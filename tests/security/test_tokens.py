@@ -11,6 +11,7 @@ import pytest
 
 from tests.security.conftest import World, partition_items
 from tests.support.oidc import SIGNING_KEY, SigningKey, hs256_with
+from tests.support.tokens import client_secret_claims, forge_client_secret
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.local.chat_client import create_thread_request
 
@@ -20,23 +21,11 @@ MALLORY = "mallory-the-attacker"
 
 
 def secret_claims(**overrides: object) -> dict[str, object]:
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "sub": MALLORY,
-        "aud": "todo-assistant-chatkit",
-        "iss": "todo-assistant-session",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "jti": "x",
-        "typ": "chatkit-client-secret",
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
+    return client_secret_claims(MALLORY, **overrides)
 
 
 def forge(key: str = SIGNING_KEY, kid: str = "k1", **overrides: object) -> str:
-    return jwt.encode(secret_claims(**overrides), key, algorithm="HS256", headers={"kid": kid})
+    return forge_client_secret(key, MALLORY, kid, **overrides)
 
 
 def minted(world: World, *, age: int) -> str:
