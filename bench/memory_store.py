@@ -14,7 +14,8 @@ from chatkit.store import NotFoundError
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 
 from todo_assistant.context import RequestContext
-from todo_assistant.store.chatkit_store import TodoStore, sortable_time
+from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.store.keys import sortable_time
 
 type ThreadKey = tuple[str, str]  # (user id, thread id)
 

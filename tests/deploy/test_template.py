@@ -51,15 +51,31 @@ def test_table_matches_the_pynamodb_model() -> None:
         ]
     )
     template_lsis = {
-        index["IndexName"]: (keys(index["KeySchema"]), index["Projection"]["ProjectionType"])
+        index["IndexName"]: (
+            keys(index["KeySchema"]),
+            index["Projection"]["ProjectionType"],
+            sorted(index["Projection"].get("NonKeyAttributes", [])),
+        )
         for index in props["LocalSecondaryIndexes"]
     }
     model_lsis = {
-        index["index_name"]: (keys(index["key_schema"]), index["projection"]["ProjectionType"])
+        index["index_name"]: (
+            keys(index["key_schema"]),
+            index["projection"]["ProjectionType"],
+            sorted(index["projection"].get("NonKeyAttributes", [])),
+        )
         for index in schema["local_secondary_indexes"]
     }
     assert (
-        template_lsis == model_lsis == {"by_order": ([("pk", "HASH"), ("lsi1sk", "RANGE")], "ALL")}
+        template_lsis
+        == model_lsis
+        == {
+            "by_order": (
+                [("pk", "HASH"), ("lsi1sk", "RANGE")],
+                "INCLUDE",
+                ["kind", "tbody", "tenc", "ts3"],
+            )
+        }
     )
     assert not schema["global_secondary_indexes"] and "GlobalSecondaryIndexes" not in props
     assert props["BillingMode"] == TableRow.Meta.billing_mode == "PAY_PER_REQUEST"

@@ -27,7 +27,8 @@ from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.local.chat_client import add_message_request, create_thread_request
 from todo_assistant.runtime import build_store
-from todo_assistant.store.table import bind_table, user_pk
+from todo_assistant.store.keys import user_pk
+from todo_assistant.store.table import bind_table
 
 
 class CaseCounter:
@@ -205,8 +206,8 @@ def world(oidc_stack: Stack, idp: IdentityProvider) -> Iterator[World]:
             own_thread=own_thread,
         )
         world.a_texts = [texts[0], "secret recipe", "Call the bank", "statement.pdf"]
-        kinds = {row["sk"]["S"].split("#")[0] for row in partition_items(world.settings, a.id)}
-        assert {"THREAD", "ITEM", "TASK", "ATTACHMENT", "FEEDBACK"} <= kinds
+        kinds = {row.get("kind", {}).get("S") for row in partition_items(world.settings, a.id)}
+        assert {"thread", "item", "task", "attachment", "feedback"} <= kinds
         yield world
 
 

@@ -81,8 +81,8 @@ def test_chatkit_ignores_user_fields_in_headers_query_metadata_and_params(world:
     cases.tried()
     assert not [e for e in sse_events(response) if e["type"] == "error"]
     assert world.snapshot(world.a) == before
-    stored = {row["sk"]["S"].split("#")[0] for row in partition_items(world.settings, attacker.id)}
-    assert {"THREAD", "ITEM", "TASK"} <= stored
+    stored = {row.get("kind", {}).get("S") for row in partition_items(world.settings, attacker.id)}
+    assert {"thread", "item", "task"} <= stored
 
     listed = world.chatkit(
         attacker,

@@ -28,7 +28,8 @@ from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.runtime import build_store
 from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.table import TableRow, user_pk
+from todo_assistant.store.keys import item_sk, items_prefix, user_pk
+from todo_assistant.store.table import TableRow
 
 
 @pytest.fixture
@@ -314,7 +315,7 @@ async def test_delete_thread_removes_items_in_batches_and_nothing_else(
         await store.load_thread(doomed.id, ctx)
     keys = partition_keys(backend_settings, ctx.user_id)
     assert not [k for k in keys if doomed.id in k]
-    assert len([k for k in keys if k.startswith(f"ITEM#{kept.id}#")]) == len(kept_items)
+    assert len([k for k in keys if k.startswith(items_prefix(kept.id))]) == len(kept_items)
     assert (await store.load_thread(doomed.id, other)).id == doomed.id
     theirs = await store.load_thread_items(doomed.id, None, 10, "asc", other)
     assert [i.id for i in theirs.data] == [i.id for i in other_items]
@@ -334,7 +335,7 @@ async def test_item_over_400kb_compressible_is_stored_inline(store, ctx):
     long_answer = "All your tasks, in great detail. " * 30_000  # ~1 MB of text
     item = assistant_item(t.id, long_answer, datetime.now())
     await store.add_thread_item(t.id, item, ctx)
-    row = TableRow.get(user_pk(ctx.user_id), f"ITEM#{t.id}#{item.id}")
+    row = TableRow.get(user_pk(ctx.user_id), item_sk(t.id, item.created_at, item.id))
     assert row.encoding == "json+zlib"
     assert await store.load_item(t.id, item.id, ctx) == item
 
@@ -347,7 +348,7 @@ async def test_incompressible_item_over_400kb_goes_to_s3_and_is_deleted_with_thr
     noise = os.urandom(450_000).hex()  # 900 KB that zlib cannot shrink below the limit
     item = assistant_item(t.id, noise, datetime.now())
     await store.add_thread_item(t.id, item, ctx)
-    row = TableRow.get(user_pk(ctx.user_id), f"ITEM#{t.id}#{item.id}")
+    row = TableRow.get(user_pk(ctx.user_id), item_sk(t.id, item.created_at, item.id))
     assert row.encoding == "s3" and row.body is None
     assert row.s3_key in s3_keys(backend_settings)
     assert await store.load_item(t.id, item.id, ctx) == item

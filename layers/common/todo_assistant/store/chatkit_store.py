@@ -11,7 +11,7 @@ import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
@@ -20,6 +20,8 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import is_safe_id, new_id
+from todo_assistant.store import keys
+from todo_assistant.store.keys import sortable_time, user_pk
 from todo_assistant.store.payloads import EncodedPayload, PayloadCodec
 from todo_assistant.store.table import (
     AttachmentRow,
@@ -28,7 +30,6 @@ from todo_assistant.store.table import (
     StoredBody,
     TableRow,
     ThreadRow,
-    user_pk,
 )
 
 _ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -47,32 +48,12 @@ ID_PREFIXES: dict[StoreItemType, str] = {
 Order = Literal["asc", "desc"]
 
 
-def sortable_time(value: datetime) -> str:
-    """Fixed-width timestamp for sort keys (`isoformat()` drops zero microseconds)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds")
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def thread_sk(thread_id: str) -> str:
-    return f"THREAD#{thread_id}"
-
-
-def item_sk(thread_id: str, item_id: str) -> str:
-    return f"ITEM#{thread_id}#{item_id}"
-
-
-def items_prefix(thread_id: str) -> str:
-    return f"ITEMS#{thread_id}#"
-
-
-THREADS_PREFIX = "THREADS#"
-# Sorts after every character of a sort key (ids are limited to [A-Za-z0-9_.:-]).
-_PREFIX_END = "~"
+# Rows that carry an encoded payload (threads name its attributes differently: see table.py).
+type _EncodedRow = StoredBody | ThreadRow
 
 
 def _require_safe(*ids: str) -> None:
@@ -120,39 +101,40 @@ class DynamoChatKitStore(TodoStore):
         return await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
 
     def _load_thread(self, thread_id: str, user_id: str) -> ThreadMetadata:
-        row = self._get(ThreadRow, user_id, thread_sk(thread_id), thread_id)
+        row = self._get(ThreadRow, user_id, keys.thread_sk(thread_id), thread_id)
         return ThreadMetadata.model_validate_json(self._decode(row))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         await asyncio.to_thread(self._save_thread, thread, context.user_id)
 
     def _save_thread(self, thread: ThreadMetadata, user_id: str) -> None:
+        self.thread_row(thread, user_id).save()
+
+    def thread_row(self, thread: ThreadMetadata, user_id: str) -> ThreadRow:
+        """The row a thread's metadata is stored as, ordered as updated now; not yet saved."""
         _require_safe(thread.id)
         # The SDK sometimes passes a full `Thread`; only its metadata is ever stored.
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
-        pk = user_pk(user_id)
-        updated = sortable_time(utc_now())
+        now = utc_now()
         payload = self._encode(metadata.model_dump_json().encode(), user_id, f"threads/{thread.id}")
         row = ThreadRow(
-            pk,
-            thread_sk(thread.id),
-            lsi1sk=f"{THREADS_PREFIX}{updated}#{thread.id}",
-            thread_id=thread.id,
-            created_at=sortable_time(thread.created_at),
-            updated_at=updated,
+            user_pk(user_id),
+            keys.thread_sk(thread.id),
+            lsi1sk=keys.thread_order_key(thread.id, now),
+            updated_at=sortable_time(now),
         )
         _apply_payload(row, payload)
-        row.save()
+        return row
 
     def _touch_thread(self, thread_id: str, user_id: str) -> None:
         if not is_safe_id(thread_id):
             return
-        updated = sortable_time(utc_now())
+        now = utc_now()
         try:
-            ThreadRow(user_pk(user_id), thread_sk(thread_id)).update(
+            ThreadRow(user_pk(user_id), keys.thread_sk(thread_id)).update(
                 actions=[
-                    ThreadRow.updated_at.set(updated),
-                    ThreadRow.lsi1sk.set(f"{THREADS_PREFIX}{updated}#{thread_id}"),
+                    ThreadRow.updated_at.set(sortable_time(now)),
+                    ThreadRow.lsi1sk.set(keys.thread_order_key(thread_id, now)),
                 ],
                 condition=ThreadRow.sk.exists(),
             )
@@ -173,9 +155,13 @@ class DynamoChatKitStore(TodoStore):
     ) -> Page[ThreadMetadata]:
         cursor = None
         if after is not None:
-            cursor = self._get(ThreadRow, user_id, thread_sk(after), after).lsi1sk
-        rows = self._query_ordered(user_id, THREADS_PREFIX, cursor, limit, order)
-        threads = [ThreadMetadata.model_validate_json(self._decode(r)) for r in rows]
+            cursor = self._get(ThreadRow, user_id, keys.thread_sk(after), after).lsi1sk
+        rows = self._query_index(user_id, keys.THREADS_BY_UPDATE, cursor, limit, order)
+        threads = [
+            ThreadMetadata.model_validate_json(self._decode(r))
+            for r in rows
+            if isinstance(r, ThreadRow)
+        ]
         return _page(threads, limit, lambda t: t.id)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
@@ -184,20 +170,19 @@ class DynamoChatKitStore(TodoStore):
     def _delete_thread(self, thread_id: str, user_id: str) -> None:
         if not is_safe_id(thread_id):
             return
-        pk = user_pk(user_id)
         doomed: list[TableRow] = []
         offloaded: list[str] = []
-        # Keys only: deleting must not read every item's payload.
-        for prefix in (f"ITEM#{thread_id}#", f"FEEDBACK#{thread_id}#"):
-            for row in TableRow.query(
-                pk,
-                TableRow.sk.startswith(prefix),
-                attributes_to_get=["pk", "sk", "kind", "s3_key"],
-            ):
-                doomed.append(row)
-                if isinstance(row, StoredBody) and row.s3_key:
-                    offloaded.append(row.s3_key)
-        doomed.append(ThreadRow(pk, thread_sk(thread_id)))
+        # Keys only: deleting must not read every item's payload. One prefix holds the
+        # thread, its items, feedback, tool effects and stop request.
+        for row in TableRow.query(
+            user_pk(user_id),
+            TableRow.sk.startswith(keys.thread_prefix(thread_id)),
+            attributes_to_get=["pk", "sk", "kind", "s3_key", "ts3"],
+        ):
+            doomed.append(row)
+            s3_key = getattr(row, "s3_key", None)
+            if s3_key:
+                offloaded.append(s3_key)
         with TableRow.batch_write() as batch:  # 25 keys per call, unprocessed keys retried
             for row in doomed:
                 batch.delete(row)
@@ -219,12 +204,12 @@ class DynamoChatKitStore(TodoStore):
     def _load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: Order, user_id: str
     ) -> Page[ThreadItem]:
-        if not is_safe_id(thread_id):
+        if not is_safe_id(thread_id) or limit < 1:
             return Page(data=[], has_more=False, after=None)
         cursor = None
         if after is not None:
-            cursor = self._get(ItemRow, user_id, item_sk(thread_id, after), after).lsi1sk
-        rows = self._query_ordered(user_id, items_prefix(thread_id), cursor, limit, order)
+            cursor = self._item_key(user_id, thread_id, after)
+        rows = self._query_items(user_id, thread_id, cursor, limit, order)
         items = [_ITEM_ADAPTER.validate_json(self._decode(r)) for r in rows]
         return _page(items, limit, lambda i: i.id)
 
@@ -251,15 +236,11 @@ class DynamoChatKitStore(TodoStore):
         """The row an item is stored as (payload encoded, possibly offloaded); not yet saved."""
         raw = _ITEM_ADAPTER.dump_json(item)
         payload = self._encode(raw, user_id, f"items/{thread_id}/{item.id}")
-        created = sortable_time(item.created_at)
         row = ItemRow(
             user_pk(user_id),
-            item_sk(thread_id, item.id),
-            lsi1sk=f"{items_prefix(thread_id)}{created}#{item.id}",
-            thread_id=thread_id,
-            item_id=item.id,
+            keys.item_sk(thread_id, item.created_at, item.id),
+            lsi1sk=keys.item_id_key(thread_id, item.id),
             item_type=item.type,
-            created_at=created,
         )
         _apply_payload(row, payload)
         return row
@@ -268,7 +249,8 @@ class DynamoChatKitStore(TodoStore):
         return await asyncio.to_thread(self._load_item, thread_id, item_id, context.user_id)
 
     def _load_item(self, thread_id: str, item_id: str, user_id: str) -> ThreadItem:
-        row = self._get(ItemRow, user_id, item_sk(thread_id, item_id), thread_id, item_id)
+        sk = self._item_key(user_id, thread_id, item_id)
+        row = self._get(ItemRow, user_id, sk, thread_id, item_id)
         return _ITEM_ADAPTER.validate_json(self._decode(row))
 
     async def delete_thread_item(
@@ -279,16 +261,14 @@ class DynamoChatKitStore(TodoStore):
     def _delete_item(self, thread_id: str, item_id: str, user_id: str) -> None:
         if not (is_safe_id(thread_id) and is_safe_id(item_id)):
             return
-        pk = user_pk(user_id)
         try:
-            old = ItemRow.get(
-                pk, item_sk(thread_id, item_id), attributes_to_get=["pk", "sk", "kind", "s3_key"]
-            )
-        except DoesNotExist:
+            sk = self._item_key(user_id, thread_id, item_id)
+        except NotFoundError:
             return
-        ItemRow(pk, item_sk(thread_id, item_id)).delete()
-        if old.s3_key:
-            self._codec.delete_offloaded([old.s3_key])
+        old = ItemRow._get_connection().delete_item(user_pk(user_id), sk, return_values="ALL_OLD")
+        s3_key = old.get("Attributes", {}).get("s3_key", {}).get("S")
+        if s3_key:
+            self._codec.delete_offloaded([s3_key])
 
     # -- attachments ----------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
@@ -299,7 +279,7 @@ class DynamoChatKitStore(TodoStore):
         raw = _ATTACHMENT_ADAPTER.dump_json(attachment)
         payload = self._encode(raw, user_id, f"attachments/{attachment.id}")
         row = AttachmentRow(
-            user_pk(user_id), f"ATTACHMENT#{attachment.id}", attachment_id=attachment.id
+            user_pk(user_id), keys.attachment_sk(attachment.id), attachment_id=attachment.id
         )
         _apply_payload(row, payload)
         row.save()
@@ -308,7 +288,7 @@ class DynamoChatKitStore(TodoStore):
         return await asyncio.to_thread(self._load_attachment, attachment_id, context.user_id)
 
     def _load_attachment(self, attachment_id: str, user_id: str) -> Attachment:
-        row = self._get(AttachmentRow, user_id, f"ATTACHMENT#{attachment_id}", attachment_id)
+        row = self._get(AttachmentRow, user_id, keys.attachment_sk(attachment_id), attachment_id)
         return _ATTACHMENT_ADAPTER.validate_json(self._decode(row))
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
@@ -316,7 +296,7 @@ class DynamoChatKitStore(TodoStore):
 
     def _delete_attachment(self, attachment_id: str, user_id: str) -> None:
         if is_safe_id(attachment_id):
-            AttachmentRow(user_pk(user_id), f"ATTACHMENT#{attachment_id}").delete()
+            AttachmentRow(user_pk(user_id), keys.attachment_sk(attachment_id)).delete()
 
     # -- feedback -------------------------------------------------------------------------
     async def save_feedback(
@@ -335,20 +315,20 @@ class DynamoChatKitStore(TodoStore):
     ) -> int:
         _require_safe(thread_id, *item_ids)
         pk = user_pk(user_id)
-        self._get(ThreadRow, user_id, thread_sk(thread_id), thread_id)
-        keys = [(pk, item_sk(thread_id, item_id)) for item_id in item_ids]
-        existing = {row.sk for row in ItemRow.batch_get(keys, attributes_to_get=["pk", "sk"])}
+        self._get(ThreadRow, user_id, keys.thread_sk(thread_id), thread_id)
+        # The same id twice is one piece of feedback (BatchWriteItem refuses duplicate keys).
+        wanted = list(dict.fromkeys(item_ids))
+        existing = self._existing_item_ids(user_id, thread_id, wanted)
         now = sortable_time(utc_now())
         applied = 0
         with FeedbackRow.batch_write() as batch:
-            for item_id in item_ids:
-                if item_sk(thread_id, item_id) not in existing:
+            for item_id in wanted:
+                if item_id not in existing:
                     continue
                 batch.save(
                     FeedbackRow(
                         pk,
-                        f"FEEDBACK#{thread_id}#{item_id}",
-                        thread_id=thread_id,
+                        keys.feedback_sk(thread_id, item_id),
                         item_id=item_id,
                         feedback=feedback,
                         created_at=now,
@@ -364,7 +344,7 @@ class DynamoChatKitStore(TodoStore):
         if not is_safe_id(thread_id):
             return {}
         rows = FeedbackRow.query(
-            user_pk(user_id), FeedbackRow.sk.startswith(f"FEEDBACK#{thread_id}#")
+            user_pk(user_id), FeedbackRow.sk.startswith(keys.feedback_prefix(thread_id))
         )
         return {row.item_id: row.feedback for row in rows if isinstance(row, FeedbackRow)}
 
@@ -379,40 +359,89 @@ class DynamoChatKitStore(TodoStore):
             raise NotFoundError(f"{ids[-1] if ids else sk} not found")
         return row
 
-    def _query_ordered(
-        self, user_id: str, prefix: str, cursor: str | None, limit: int, order: Order
-    ) -> list[StoredBody]:
-        """One Query on the ordered index for the `limit + 1` rows after `cursor` in `prefix`.
+    def _item_key(self, user_id: str, thread_id: str, item_id: str) -> str:
+        """The sort key of an item known only by id: one Query of its index entry."""
+        _require_safe(thread_id, item_id)
+        for row in TableRow.by_order.query(
+            user_pk(user_id),
+            TableRow.lsi1sk == keys.item_id_key(thread_id, item_id),
+            limit=1,
+        ):
+            return str(row.sk)
+        raise NotFoundError(f"{item_id} not found")
 
-        The key condition is a BETWEEN bounded by the prefix on both sides, so a page never
-        reads the neighbouring thread's rows (and never another user's: the partition is the
-        user's). BETWEEN includes the cursor row itself, so one extra row is read and dropped.
+    def _existing_item_ids(self, user_id: str, thread_id: str, item_ids: list[str]) -> set[str]:
+        if not item_ids:
+            return set()
+        prefix = keys.item_id_key(thread_id, "")
+        low, high = min(item_ids), max(item_ids)
+        found = set()
+        for row in TableRow.by_order.query(
+            user_pk(user_id),
+            TableRow.lsi1sk.between(prefix + low, prefix + high),
+        ):
+            found.add(str(row.lsi1sk)[len(prefix) :])
+        return found & set(item_ids)
+
+    def _query_items(
+        self, user_id: str, thread_id: str, cursor: str | None, limit: int, order: Order
+    ) -> list[ItemRow]:
+        """One Query for the `limit + 1` items after the `cursor` sort key, in creation order.
+
+        The key condition is a BETWEEN bounded by the thread's item prefix on both sides, so a
+        page never reads the thread's other rows or another thread's.
         """
+        prefix = keys.items_prefix(thread_id)
+        rows = self._query_range(TableRow.query, TableRow.sk, user_id, prefix, cursor, limit, order)
+        return [r for r in rows if isinstance(r, ItemRow)]
+
+    def _query_index(
+        self, user_id: str, prefix: str, cursor: str | None, limit: int, order: Order
+    ) -> list[TableRow]:
+        return self._query_range(
+            TableRow.by_order.query, TableRow.lsi1sk, user_id, prefix, cursor, limit, order
+        )
+
+    @staticmethod
+    def _query_range(
+        query: Callable[..., Iterable[TableRow]],
+        attribute: Any,
+        user_id: str,
+        prefix: str,
+        cursor: str | None,
+        limit: int,
+        order: Order,
+    ) -> list[TableRow]:
+        """`limit + 1` rows after `cursor` within `prefix`; BETWEEN includes the cursor row
+        itself, so one extra row is read and dropped."""
+        if limit < 1:
+            return []
         forward = order == "asc"
-        low, high = prefix, prefix + _PREFIX_END
+        low, high = prefix, prefix + keys.PREFIX_END
         if cursor is not None:
             low, high = (cursor, high) if forward else (low, cursor)
         wanted = limit + 1 + (cursor is not None)
-        rows: list[StoredBody] = []
-        for row in TableRow.by_order.query(
+        rows: list[TableRow] = []
+        for row in query(
             user_pk(user_id),
-            TableRow.lsi1sk.between(low, high),
+            attribute.between(low, high),
             scan_index_forward=forward,
             limit=wanted,
             page_size=wanted,
         ):
-            if row.lsi1sk != cursor and isinstance(row, StoredBody):
+            key = row.sk if attribute is TableRow.sk else row.lsi1sk
+            if key != cursor:
                 rows.append(row)
         return rows[: limit + 1]
 
     def _encode(self, raw: bytes, user_id: str, name: str) -> EncodedPayload:
-        return self._codec.encode(raw, f"users/{user_id}/{name}.json.z")
+        return self._codec.encode(raw, keys.payload_object_key(user_id, name))
 
-    def _decode(self, row: StoredBody) -> bytes:
+    def _decode(self, row: _EncodedRow) -> bytes:
         return self._codec.decode(row.encoding, row.body, row.s3_key)
 
 
-def _apply_payload(row: StoredBody, payload: EncodedPayload) -> None:
+def _apply_payload(row: _EncodedRow, payload: EncodedPayload) -> None:
     row.encoding = payload.encoding
     row.body = payload.body
     row.s3_key = payload.s3_key

@@ -1,19 +1,8 @@
-"""The single DynamoDB table and its row types (pynamodb).
+"""The single DynamoDB table and its row types (pynamodb). Keys: `store/keys.py`.
 
-Key design (every partition belongs to exactly one user):
-
-| row        | PK            | SK                              | LSI1SK (local index `by_order`)          |
-|------------|---------------|---------------------------------|------------------------------------------|
-| thread     | USER#<uid>    | THREAD#<thread_id>              | THREADS#<updated_at>#<thread_id>         |
-| item       | USER#<uid>    | ITEM#<thread_id>#<item_id>      | ITEMS#<thread_id>#<created_at>#<item_id> |
-| attachment | USER#<uid>    | ATTACHMENT#<attachment_id>      |                                          |
-| feedback   | USER#<uid>    | FEEDBACK#<thread_id>#<item_id>  |                                          |
-| task       | USER#<uid>    | TASK#<number, zero padded>      |                                          |
-| counter    | USER#<uid>    | COUNTER#TASK                    |                                          |
-
-Direct reads, upserts and deletes go by the primary key; ordered listing goes through the
-local secondary index, which (unlike a GSI) is strongly consistent, so an item appears in
-`items.list` the moment it is written. Nothing ever scans.
+Direct reads, upserts and deletes go by the primary key; the thread list and item-id lookups go
+through the local secondary index `by_order`, which (unlike a GSI) is strongly consistent.
+Nothing ever scans.
 """
 
 from __future__ import annotations
@@ -27,20 +16,21 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.indexes import IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from todo_assistant.config import Settings
 
-
-def user_pk(user_id: str) -> str:
-    return f"USER#{user_id}"
+# What the index carries besides its keys: the discriminator and the thread payload, so the
+# thread list is one Query. Item rows name their payload differently, so an item's entry in
+# the index is its keys only (an item write pays for a tiny index entry, not a second copy).
+INDEXED_ATTRIBUTES = ["kind", "tbody", "tenc", "ts3"]
 
 
 class OrderIndex(LocalSecondaryIndex["TableRow"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by_order"
-        projection = AllProjection()
+        projection = IncludeProjection(INDEXED_ATTRIBUTES)
 
     pk = UnicodeAttribute(hash_key=True)
     lsi1sk = UnicodeAttribute(range_key=True)
@@ -74,17 +64,17 @@ class StoredBody(TableRow):
     s3_key = UnicodeAttribute(null=True)
 
 
-class ThreadRow(StoredBody, discriminator="thread"):
-    thread_id = UnicodeAttribute()
-    created_at = UnicodeAttribute()
+class ThreadRow(TableRow, discriminator="thread"):
+    """A thread's metadata; its payload attributes are the ones the index projects."""
+
+    body = BinaryAttribute(null=True, legacy_encoding=False, attr_name="tbody")
+    encoding = UnicodeAttribute(default="json", attr_name="tenc")
+    s3_key = UnicodeAttribute(null=True, attr_name="ts3")
     updated_at = UnicodeAttribute()
 
 
 class ItemRow(StoredBody, discriminator="item"):
-    thread_id = UnicodeAttribute()
-    item_id = UnicodeAttribute()
     item_type = UnicodeAttribute()
-    created_at = UnicodeAttribute()
 
 
 class AttachmentRow(StoredBody, discriminator="attachment"):
@@ -92,7 +82,6 @@ class AttachmentRow(StoredBody, discriminator="attachment"):
 
 
 class FeedbackRow(TableRow, discriminator="feedback"):
-    thread_id = UnicodeAttribute()
     item_id = UnicodeAttribute()
     feedback = UnicodeAttribute()
     created_at = UnicodeAttribute()

@@ -9,7 +9,8 @@ from typing import Protocol
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from todo_assistant.store.table import CounterRow, TaskRow, user_pk
+from todo_assistant.store.keys import TASK_COUNTER_SK, TASKS_PREFIX, task_sk, user_pk
+from todo_assistant.store.table import CounterRow, TaskRow
 from todo_assistant.tasks.models import Priority, Task, TaskPatch, TaskStatus
 
 
@@ -26,14 +27,6 @@ class TaskRepository(Protocol):
     def list(self, user_id: str) -> list[Task]: ...
     def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task: ...
     def delete(self, user_id: str, number: int) -> None: ...
-
-
-def task_sk(number: int) -> str:
-    # Zero padding keeps the sort key order equal to the number order.
-    return f"TASK#{number:010d}"
-
-
-COUNTER_SK = "COUNTER#TASK"
 
 
 def _iso(value: datetime) -> str:
@@ -62,7 +55,7 @@ class DynamoTaskRepository:
     def next_number(self, user_id: str) -> int:
         # Atomic ADD: concurrent creators get distinct numbers, and a number is never reused
         # because the counter only grows (a failed insert leaves a gap, not a duplicate).
-        counter = CounterRow(user_pk(user_id), COUNTER_SK)
+        counter = CounterRow(user_pk(user_id), TASK_COUNTER_SK)
         counter.update(actions=[CounterRow.value.add(1)])
         return int(counter.value)
 
@@ -91,7 +84,7 @@ class DynamoTaskRepository:
         return _from_row(row)
 
     def list(self, user_id: str) -> list[Task]:
-        rows = TaskRow.query(user_pk(user_id), TaskRow.sk.startswith("TASK#"))
+        rows = TaskRow.query(user_pk(user_id), TaskRow.sk.startswith(TASKS_PREFIX))
         return [_from_row(row) for row in rows if isinstance(row, TaskRow)]
 
     def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task:
