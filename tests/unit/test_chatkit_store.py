@@ -166,7 +166,11 @@ async def test_a_new_user_message_moves_its_thread_to_the_top(store, ctx):
     ]
     # Assistant items do not reorder threads, and a message for a missing thread creates none.
     await store.add_thread_item(newer.id, assistant_item(newer.id, "hi", datetime.now()), ctx)
-    await store.add_thread_item("thr_missing", user_item("thr_missing", "x", datetime.now()), ctx)
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item(
+            "thr_missing", user_item("thr_missing", "x", datetime.now()), ctx
+        )
+    assert (await store.load_thread_items("thr_missing", None, 10, "asc", ctx)).data == []
     assert [t.id for t in (await store.load_threads(10, None, "desc", ctx)).data] == [
         older.id,
         newer.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # User ids become part of every DynamoDB key: a conservative alphabet that still admits the
 # `sub` formats of Cognito (UUID), Auth0 (`auth0|...`), Clerk (`user_...`) and e-mail claims.
@@ -17,6 +17,18 @@ def is_valid_user_id(value: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking. `user_id` only ever comes from a verified token."""
+    """Who is asking. `user_id` only ever comes from a verified token.
+
+    `scope` is the store's memory of the current request (None outside one: the store then
+    reads and writes through every time). Opaque here, a `store.request_scope.RequestScope`
+    there: this module stays light enough for the session function.
+    """
 
     user_id: str
+    scope: object | None = None
+
+    def for_request(self, *, turn: bool) -> RequestContext:
+        """The same user, with a fresh scope for one request."""
+        from todo_assistant.store.request_scope import RequestScope
+
+        return replace(self, scope=RequestScope(turn=turn))

@@ -120,7 +120,7 @@ def build_store(settings: Settings) -> DynamoChatKitStore:
         if settings.large_item_bucket
         else None
     )
-    return DynamoChatKitStore(PayloadCodec(blobs))
+    return DynamoChatKitStore(PayloadCodec(blobs), turn_history_items=settings.history_item_limit)
 
 
 def build_task_service(settings: Settings) -> TaskService:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
-from chatkit.server import ChatKitServer
-from chatkit.store import Store
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     AssistantMessageItem,
+    ChatKitReq,
     FeedbackKind,
-    Page,
-    ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -23,7 +20,9 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
+    is_streaming_req,
 )
+from pydantic import BaseModel, TypeAdapter
 
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
@@ -71,41 +70,6 @@ async def remap_assistant_ids(
         yield event
 
 
-class _TurnStartStore:
-    """The store, except for the first newest-items read of a turn.
-
-    `stream_agent_response` starts by reading the thread's two newest items to resume an open
-    workflow; `respond` read the newest page a moment before, with no write in between, so that
-    one read is answered from it (one DynamoDB Query less per turn). Everything else, and any
-    later read, goes to the store.
-    """
-
-    def __init__(self, store: TodoStore, thread_id: str, newest: Page[ThreadItem]) -> None:
-        self._store = store
-        self._thread_id = thread_id
-        self._newest: Page[ThreadItem] | None = newest
-
-    async def load_thread_items(
-        self, thread_id: str, after: str | None, limit: int, order: str, context: RequestContext
-    ) -> Page[ThreadItem]:
-        newest, self._newest = self._newest, None
-        if (
-            newest is not None
-            and thread_id == self._thread_id
-            and after is None
-            and order == "desc"
-            and (limit <= len(newest.data) or not newest.has_more)
-        ):
-            data = newest.data[:limit]
-            has_more = len(newest.data) > limit or newest.has_more
-            return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
-        return await self._store.load_thread_items(thread_id, after, limit, order, context)
-
-    def __getattr__(self, name: str) -> Any:
-        self._newest = None  # any other call may write: never serve the page after it
-        return getattr(self._store, name)
-
-
 class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
     """Counts the agent's tool calls on the current turn's metrics (by tool name only)."""
 
@@ -118,6 +82,24 @@ class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
         turn = current_turn()
         if turn is not None:
             turn.tool_called(tool.name)
+
+
+_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+
+# Requests that run the model: reading their thread also reads its recent history.
+TURN_REQUESTS = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.retry_after_item",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+    }
+)
+
+
+def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
+    return _REQUEST_ADAPTER.validate_json(body)
 
 
 class TodoChatKitServer(ChatKitServer[RequestContext]):
@@ -136,6 +118,28 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self.converter = converter or ThreadItemConverter()
         self.tool_call_counter = ToolCallCounter()
 
+    async def process(
+        self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """The SDK's `process`, taking an already parsed request (the endpoint parses it once
+        to check it), with a fresh store scope per request that is flushed when it ends."""
+        parsed = request if isinstance(request, BaseModel) else parse_request(request)
+        scoped = context.for_request(turn=parsed.type in TURN_REQUESTS)
+        if is_streaming_req(parsed):
+            return StreamingResult(self._flushed(self._process_streaming(parsed, scoped), scoped))
+        result = NonStreamingResult(await self._process_non_streaming(parsed, scoped))
+        await self.chat_store.flush(scoped)
+        return result
+
+    async def _flushed(
+        self, stream: AsyncGenerator[bytes, None], context: RequestContext
+    ) -> AsyncGenerator[bytes, None]:
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await self.chat_store.flush(context)
+
     @property
     def tool_names(self) -> frozenset[str]:
         """The agent's own tools: the only values the `tool` metric dimension takes."""
@@ -151,14 +155,13 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             # The SDK saves the thread and emits thread.updated when it sees the change.
             thread.title = title_from_message(input_user_message)
 
+        # Answered from the thread read that started the turn (see store/request_scope.py).
         recent = await self.store.load_thread_items(
             thread.id, None, self.history_item_limit, "desc", context
         )
         history = await self.converter.to_agent_input(list(reversed(recent.data)))
         agent_context = AgentContext[RequestContext](
-            thread=thread,
-            store=cast(Store[RequestContext], _TurnStartStore(self.chat_store, thread.id, recent)),
-            request_context=context,
+            thread=thread, store=self.store, request_context=context
         )
         result = Runner.run_streamed(
             self.agent,

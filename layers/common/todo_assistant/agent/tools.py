@@ -23,7 +23,6 @@ from todo_assistant.tasks.models import (
     Task,
     TaskCreate,
     TaskPatch,
-    TaskStatus,
 )
 from todo_assistant.tasks.service import (
     AmbiguousTaskReference,
@@ -138,14 +137,14 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             task: The task number (e.g. "3") or words from its title (e.g. "groceries").
         """
         try:
-            found = await service.resolve(user_of(ctx), task)
-            if found.status is TaskStatus.COMPLETED:
-                return tool_result(
-                    True, f"Task #{found.number} was already completed.", task=task_summary(found)
-                )
-            done = await service.complete(user_of(ctx), found.number)
+            number = await service.number_of(user_of(ctx), task)
+            done, changed = await service.complete_if_pending(user_of(ctx), number)
         except LookupError as error:
             return lookup_failure(error)
+        if not changed:
+            return tool_result(
+                True, f"Task #{done.number} was already completed.", task=task_summary(done)
+            )
         await _announce(ctx, "completed", done)
         return tool_result(
             True, f"Completed task #{done.number}: {done.title}", task=task_summary(done)
@@ -191,8 +190,8 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         except ValidationError as error:
             return tool_result(False, f"Invalid change: {_first_error(error)}")
         try:
-            found = await service.resolve(user_of(ctx), task)
-            updated = await service.update(user_of(ctx), found.number, patch)
+            number = await service.number_of(user_of(ctx), task)
+            updated = await service.update(user_of(ctx), number, patch)
         except LookupError as error:
             return lookup_failure(error)
         await _announce(ctx, "updated", updated)
@@ -208,8 +207,8 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             task: The task number (e.g. "4") or words from its title.
         """
         try:
-            found = await service.resolve(user_of(ctx), task)
-            deleted = await service.delete(user_of(ctx), found.number)
+            number = await service.number_of(user_of(ctx), task)
+            deleted = await service.delete(user_of(ctx), number)
         except LookupError as error:
             return lookup_failure(error)
         await _announce(ctx, "deleted", deleted)

@@ -14,15 +14,26 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
+from chatkit.types import (
+    Attachment,
+    FeedbackKind,
+    HiddenContextItem,
+    Page,
+    SDKHiddenContextItem,
+    ThreadItem,
+    ThreadMetadata,
+)
 from pydantic import TypeAdapter
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import is_safe_id, new_id
 from todo_assistant.store import keys
 from todo_assistant.store.keys import sortable_time, user_pk
 from todo_assistant.store.payloads import EncodedPayload, PayloadCodec
+from todo_assistant.store.request_scope import CachedThread, RequestScope
 from todo_assistant.store.table import (
     AttachmentRow,
     FeedbackRow,
@@ -91,21 +102,93 @@ class TodoStore(Store[RequestContext]):
     async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
         """Feedback of a thread's items, by item id."""
 
+    async def flush(self, context: RequestContext) -> None:
+        """Write whatever the request held back (a store that holds nothing back: nothing)."""
+
 
 class DynamoChatKitStore(TodoStore):
-    def __init__(self, codec: PayloadCodec) -> None:
+    """The Store on DynamoDB. Within one request (`_scope(context)`) it remembers what it read
+    and wrote, so a turn costs one read (thread + recent history), one write that records the
+    user's message and moves the thread up the list, and one write per answer."""
+
+    def __init__(self, codec: PayloadCodec, *, turn_history_items: int = 40) -> None:
         self._codec = codec
+        # How many of the newest items a turn reads along with its thread.
+        self.turn_history_items = turn_history_items
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        thread_id = super().generate_thread_id(context)
+        scope = _scope(context)
+        if scope is not None:
+            scope.created_threads.add(thread_id)
+        return thread_id
 
     # -- threads --------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        return await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
+        scope = _scope(context)
+        if scope is None:
+            return await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
+        cached = scope.threads.get(thread_id)
+        if cached is None:
+            if scope.turn:
+                cached = await asyncio.to_thread(
+                    self._load_thread_with_history, thread_id, context.user_id
+                )
+            else:
+                metadata = await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
+                cached = CachedThread(metadata, metadata.model_dump_json())
+            scope.threads[thread_id] = cached
+        return cached.metadata.model_copy(deep=True)
 
     def _load_thread(self, thread_id: str, user_id: str) -> ThreadMetadata:
         row = self._get(ThreadRow, user_id, keys.thread_sk(thread_id), thread_id)
         return ThreadMetadata.model_validate_json(self._decode(row))
 
+    def _load_thread_with_history(self, thread_id: str, user_id: str) -> CachedThread:
+        """One Query read backwards from the thread's META row: the thread, then its newest
+        items (META sorts after every ITEM# key of the same thread)."""
+        _require_safe(thread_id)
+        wanted = self.turn_history_items + 2  # META, the items, one more to know if that's all
+        rows = list(
+            TableRow.query(
+                user_pk(user_id),
+                TableRow.sk.between(keys.items_prefix(thread_id), keys.thread_sk(thread_id)),
+                scan_index_forward=False,
+                consistent_read=True,
+                limit=wanted,
+                page_size=wanted,
+            )
+        )
+        if not rows or not isinstance(rows[0], ThreadRow):
+            raise NotFoundError(f"{thread_id} not found")
+        metadata = ThreadMetadata.model_validate_json(self._decode(rows[0]))
+        items = [
+            _ITEM_ADAPTER.validate_json(self._decode(r)) for r in rows[1:] if isinstance(r, ItemRow)
+        ]
+        complete = len(items) <= self.turn_history_items
+        return CachedThread(
+            metadata, metadata.model_dump_json(), items[: self.turn_history_items], complete
+        )
+
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        await asyncio.to_thread(self._save_thread, thread, context.user_id)
+        # The SDK sometimes passes a full `Thread`; only its metadata is ever stored.
+        metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
+        scope = _scope(context)
+        if scope is None:
+            await asyncio.to_thread(self._save_thread, metadata, context.user_id)
+            return
+        cached = scope.threads.get(metadata.id)
+        if cached is None and metadata.id in scope.created_threads:
+            # Created by this request: written together with its first message.
+            scope.threads[metadata.id] = CachedThread(metadata, None, [], complete=True)
+            return
+        if cached is not None:
+            cached.metadata = metadata
+            if cached.stored_json is None or cached.stored_json == metadata.model_dump_json():
+                return  # not written yet, or nothing changed
+        await asyncio.to_thread(self._save_thread, metadata, context.user_id)
+        if cached is not None:
+            cached.stored_json = metadata.model_dump_json()
 
     def _save_thread(self, thread: ThreadMetadata, user_id: str) -> None:
         self.thread_row(thread, user_id).save()
@@ -113,10 +196,8 @@ class DynamoChatKitStore(TodoStore):
     def thread_row(self, thread: ThreadMetadata, user_id: str) -> ThreadRow:
         """The row a thread's metadata is stored as, ordered as updated now; not yet saved."""
         _require_safe(thread.id)
-        # The SDK sometimes passes a full `Thread`; only its metadata is ever stored.
-        metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
         now = utc_now()
-        payload = self._encode(metadata.model_dump_json().encode(), user_id, f"threads/{thread.id}")
+        payload = self._encode(thread.model_dump_json().encode(), user_id, f"threads/{thread.id}")
         row = ThreadRow(
             user_pk(user_id),
             keys.thread_sk(thread.id),
@@ -125,23 +206,6 @@ class DynamoChatKitStore(TodoStore):
         )
         _apply_payload(row, payload)
         return row
-
-    def _touch_thread(self, thread_id: str, user_id: str) -> None:
-        if not is_safe_id(thread_id):
-            return
-        now = utc_now()
-        try:
-            ThreadRow(user_pk(user_id), keys.thread_sk(thread_id)).update(
-                actions=[
-                    ThreadRow.updated_at.set(sortable_time(now)),
-                    ThreadRow.lsi1sk.set(keys.thread_order_key(thread_id, now)),
-                ],
-                condition=ThreadRow.sk.exists(),
-            )
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            # No such thread (of this user): the SDK will fail the turn with NotFoundError.
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -165,6 +229,10 @@ class DynamoChatKitStore(TodoStore):
         return _page(threads, limit, lambda t: t.id)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        scope = _scope(context)
+        if scope is not None:
+            scope.threads.pop(thread_id, None)
+            scope.staged = [s for s in scope.staged if s[0] != thread_id]
         await asyncio.to_thread(self._delete_thread, thread_id, context.user_id)
 
     def _delete_thread(self, thread_id: str, user_id: str) -> None:
@@ -197,6 +265,14 @@ class DynamoChatKitStore(TodoStore):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
+        scope = _scope(context)
+        if scope is not None:
+            cached = scope.threads.get(thread_id)
+            if cached is not None:
+                page = _page_from_cache(cached, after, limit, _order(order))
+                if page is not None:
+                    return page
+            await self.flush(context)
         return await asyncio.to_thread(
             self._load_thread_items, thread_id, after, limit, _order(order), context.user_id
         )
@@ -216,21 +292,106 @@ class DynamoChatKitStore(TodoStore):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
-        # An upsert on purpose: the agents bridge can save the same workflow item twice.
-        put = asyncio.to_thread(self._put_item, thread_id, item, context.user_id)
-        if item.type != "user_message":
-            await put
-            return
-        # A new message is what makes a thread "recently updated" in the thread list; both
-        # writes go out at once so the turn's first byte does not wait for two round trips.
-        await asyncio.gather(put, asyncio.to_thread(self._touch_thread, thread_id, context.user_id))
+        # Every item write is an upsert: the agents bridge can save the same item twice.
+        scope = _scope(context)
+        if item.type == "user_message":
+            await self._record_user_message(thread_id, item, context)
+        elif scope is not None and isinstance(item, HiddenContextItem | SDKHiddenContextItem):
+            # Never shown to the client: it rides along with the request's next write.
+            _require_safe(thread_id, item.id)
+            scope.staged.append((thread_id, item))
+        else:
+            await self._write_items(thread_id, [item], context)
+        if scope is not None and thread_id in scope.threads:
+            _remember(scope.threads[thread_id], item)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await asyncio.to_thread(self._put_item, thread_id, item, context.user_id)
+        await self._write_items(thread_id, [item], context)
+        scope = _scope(context)
+        if scope is not None and thread_id in scope.threads:
+            _remember(scope.threads[thread_id], item)
 
-    def _put_item(self, thread_id: str, item: ThreadItem, user_id: str) -> None:
+    async def _write_items(
+        self, thread_id: str, items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """Write items, plus whatever the request staged, in as few calls as possible."""
+        _require_safe(thread_id, *(i.id for i in items))
+        writes = [(thread_id, i) for i in items]
+        scope = _scope(context)
+        if scope is not None:
+            writes = scope.staged + writes
+            scope.staged = []
+        await asyncio.to_thread(self._put_items, writes, context.user_id)
+
+    def _put_items(self, writes: list[tuple[str, ThreadItem]], user_id: str) -> None:
+        rows = [self.item_row(thread_id, item, user_id) for thread_id, item in writes]
+        if len(rows) == 1:
+            rows[0].save()
+            return
+        with ItemRow.batch_write() as batch:
+            for row in rows:
+                batch.save(row)
+
+    async def flush(self, context: RequestContext) -> None:
+        """Write what the request staged; called before reads that go to the table and when
+        the request ends."""
+        scope = _scope(context)
+        if scope is not None and scope.staged:
+            await self._write_items(scope.staged[0][0], [], context)
+
+    async def _record_user_message(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        """The turn's first write: the message, and the thread moved to the top of the list
+        (created, for a new thread), atomically and in one call."""
+        scope = _scope(context)
+        cached = scope.threads.get(thread_id) if scope is not None else None
+        new_thread = cached.metadata if cached is not None and cached.stored_json is None else None
+        staged = scope.staged if scope is not None else []
+        await asyncio.to_thread(
+            self._write_user_message, thread_id, item, new_thread, staged, context.user_id
+        )
+        if scope is not None:
+            scope.staged = []
+        if cached is not None and new_thread is not None:
+            cached.stored_json = new_thread.model_dump_json()
+
+    def _write_user_message(
+        self,
+        thread_id: str,
+        item: ThreadItem,
+        new_thread: ThreadMetadata | None,
+        staged: list[tuple[str, ThreadItem]],
+        user_id: str,
+    ) -> None:
         _require_safe(thread_id, item.id)
-        self.item_row(thread_id, item, user_id).save()
+        now = utc_now()
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                if new_thread is not None:
+                    transaction.save(
+                        self.thread_row(new_thread, user_id),
+                        condition=ThreadRow.sk.does_not_exist(),
+                    )
+                else:
+                    transaction.update(
+                        ThreadRow(user_pk(user_id), keys.thread_sk(thread_id)),
+                        actions=[
+                            ThreadRow.updated_at.set(sortable_time(now)),
+                            ThreadRow.lsi1sk.set(keys.thread_order_key(thread_id, now)),
+                        ],
+                        condition=ThreadRow.sk.exists(),
+                    )
+                transaction.save(self.item_row(thread_id, item, user_id))
+                for staged_thread, staged_item in staged:
+                    transaction.save(self.item_row(staged_thread, staged_item, user_id))
+        except TransactWriteError as error:
+            # The thread's is the only condition: missing (updating) or already there
+            # (creating), this user has no such thread to add a first message to.
+            reasons = error.cancellation_reasons or []
+            if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+                raise NotFoundError(f"{thread_id} not found") from None
+            raise
 
     def item_row(self, thread_id: str, item: ThreadItem, user_id: str) -> ItemRow:
         """The row an item is stored as (payload encoded, possibly offloaded); not yet saved."""
@@ -246,6 +407,13 @@ class DynamoChatKitStore(TodoStore):
         return row
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        scope = _scope(context)
+        if scope is not None:
+            cached = scope.threads.get(thread_id)
+            for item in cached.newest if cached is not None else []:
+                if item.id == item_id:
+                    return item.model_copy(deep=True)
+            await self.flush(context)
         return await asyncio.to_thread(self._load_item, thread_id, item_id, context.user_id)
 
     def _load_item(self, thread_id: str, item_id: str, user_id: str) -> ThreadItem:
@@ -256,15 +424,26 @@ class DynamoChatKitStore(TodoStore):
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        await asyncio.to_thread(self._delete_item, thread_id, item_id, context.user_id)
+        sk: str | None = None
+        scope = _scope(context)
+        if scope is not None:
+            scope.staged = [s for s in scope.staged if (s[0], s[1].id) != (thread_id, item_id)]
+            cached = scope.threads.get(thread_id)
+            if cached is not None:
+                for item in cached.newest:
+                    if item.id == item_id:
+                        sk = keys.item_sk(thread_id, item.created_at, item_id)
+                cached.newest = [i for i in cached.newest if i.id != item_id]
+        await asyncio.to_thread(self._delete_item, thread_id, item_id, sk, context.user_id)
 
-    def _delete_item(self, thread_id: str, item_id: str, user_id: str) -> None:
+    def _delete_item(self, thread_id: str, item_id: str, sk: str | None, user_id: str) -> None:
         if not (is_safe_id(thread_id) and is_safe_id(item_id)):
             return
-        try:
-            sk = self._item_key(user_id, thread_id, item_id)
-        except NotFoundError:
-            return
+        if sk is None:
+            try:
+                sk = self._item_key(user_id, thread_id, item_id)
+            except NotFoundError:
+                return
         old = ItemRow._get_connection().delete_item(user_pk(user_id), sk, return_values="ALL_OLD")
         s3_key = old.get("Attributes", {}).get("s3_key", {}).get("S")
         if s3_key:
@@ -445,6 +624,48 @@ def _apply_payload(row: _EncodedRow, payload: EncodedPayload) -> None:
     row.encoding = payload.encoding
     row.body = payload.body
     row.s3_key = payload.s3_key
+
+
+def _scope(context: RequestContext) -> RequestScope | None:
+    return context.scope if isinstance(context.scope, RequestScope) else None
+
+
+def _connection() -> Connection:
+    """The shared low-level connection (transactions are not bound to one model class)."""
+    return TableRow._get_connection().connection
+
+
+def _remember(cached: CachedThread, item: ThreadItem) -> None:
+    """Keep a request's view of a thread's newest items true after it wrote `item`."""
+    for index, known in enumerate(cached.newest):
+        if known.id == item.id:
+            cached.newest[index] = item
+            return
+    cached.newest.insert(0, item)
+    cached.newest.sort(key=lambda i: (keys.sortable_time(i.created_at), i.id), reverse=True)
+
+
+def _page_from_cache(
+    cached: CachedThread, after: str | None, limit: int, order: Order
+) -> Page[ThreadItem] | None:
+    """The page a read would return, when the request's view of the thread holds all of it."""
+    if limit < 1:
+        return Page(data=[], has_more=False, after=None)
+    newest = cached.newest if order == "desc" else None
+    if newest is None:
+        if not cached.complete:
+            return None
+        newest = list(reversed(cached.newest))
+    start = 0
+    if after is not None:
+        ids = [i.id for i in newest]
+        if after not in ids:
+            return None
+        start = ids.index(after) + 1
+    window = newest[start : start + limit + 1]
+    if len(window) <= limit and not cached.complete and order == "desc":
+        return None  # the page may continue past what this request has seen
+    return _page([i.model_copy(deep=True) for i in window], limit, lambda i: i.id)
 
 
 def _order(order: str) -> Order:

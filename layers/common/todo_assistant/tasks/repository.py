@@ -26,7 +26,8 @@ class TaskRepository(Protocol):
     def get(self, user_id: str, number: int) -> Task: ...
     def list(self, user_id: str) -> list[Task]: ...
     def update(self, user_id: str, number: int, patch: TaskPatch, now: datetime) -> Task: ...
-    def delete(self, user_id: str, number: int) -> None: ...
+    def complete(self, user_id: str, number: int, now: datetime) -> tuple[Task, bool]: ...
+    def delete(self, user_id: str, number: int) -> Task: ...
 
 
 def _iso(value: datetime) -> str:
@@ -122,13 +123,40 @@ class DynamoTaskRepository:
             raise
         return _from_row(row)
 
-    def delete(self, user_id: str, number: int) -> None:
+    def complete(self, user_id: str, number: int, now: datetime) -> tuple[Task, bool]:
+        """Mark done in one conditional write; (task, False) when it was already done."""
+        row = TaskRow(user_pk(user_id), task_sk(number))
         try:
-            TaskRow(user_pk(user_id), task_sk(number)).delete(condition=TaskRow.sk.exists())
+            row.update(
+                actions=[
+                    TaskRow.status.set(TaskStatus.COMPLETED.value),
+                    TaskRow.updated_at.set(_iso(now)),
+                    TaskRow.completed_at.set(_iso(now)),
+                ],
+                condition=TaskRow.sk.exists() & (TaskRow.status != TaskStatus.COMPLETED.value),
+            )
+        except UpdateError as error:
+            if _is_conditional_failure(error):
+                # Missing, or already completed: only this rare path reads the row.
+                return self.get(user_id, number), False
+            raise
+        return _from_row(row), True
+
+    def delete(self, user_id: str, number: int) -> Task:
+        """Delete in one conditional write that returns what was deleted."""
+        try:
+            old = TaskRow._get_connection().delete_item(
+                user_pk(user_id),
+                task_sk(number),
+                condition=TaskRow.sk.exists(),
+                return_values="ALL_OLD",
+            )
         except DeleteError as error:
             if _is_conditional_failure(error):
                 raise TaskNotFound(number) from None
             raise
+        row = TaskRow.from_raw_data(old["Attributes"])
+        return _from_row(row)
 
 
 class MemoryTaskRepository:
@@ -176,7 +204,16 @@ class MemoryTaskRepository:
             self._tasks[user_id][number] = updated
             return updated
 
-    def delete(self, user_id: str, number: int) -> None:
+    def complete(self, user_id: str, number: int, now: datetime) -> tuple[Task, bool]:
         with self._lock:
-            if self._tasks.get(user_id, {}).pop(number, None) is None:
+            task = self.get(user_id, number)
+            if task.status is TaskStatus.COMPLETED:
+                return task, False
+        return self.update(user_id, number, TaskPatch(status=TaskStatus.COMPLETED), now), True
+
+    def delete(self, user_id: str, number: int) -> Task:
+        with self._lock:
+            task = self._tasks.get(user_id, {}).pop(number, None)
+            if task is None:
                 raise TaskNotFound(number)
+            return task

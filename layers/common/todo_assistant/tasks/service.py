@@ -12,7 +12,7 @@ import difflib
 import re
 from datetime import UTC, datetime
 
-from todo_assistant.tasks.models import StatusFilter, Task, TaskCreate, TaskPatch, TaskStatus
+from todo_assistant.tasks.models import StatusFilter, Task, TaskCreate, TaskPatch
 from todo_assistant.tasks.repository import TaskNotFound, TaskRepository
 
 __all__ = ["AmbiguousTaskReference", "NoTaskMatches", "TaskNotFound", "TaskService"]
@@ -90,12 +90,23 @@ class TaskService:
         return await asyncio.to_thread(self._repo.update, user_id, number, patch, _now())
 
     async def complete(self, user_id: str, number: int) -> Task:
-        return await self.update(user_id, number, TaskPatch(status=TaskStatus.COMPLETED))
+        task, _ = await self.complete_if_pending(user_id, number)
+        return task
+
+    async def complete_if_pending(self, user_id: str, number: int) -> tuple[Task, bool]:
+        """(task, whether this call completed it): one conditional write."""
+        return await asyncio.to_thread(self._repo.complete, user_id, number, _now())
 
     async def delete(self, user_id: str, number: int) -> Task:
-        task = await self.get(user_id, number)
-        await asyncio.to_thread(self._repo.delete, user_id, number)
-        return task
+        return await asyncio.to_thread(self._repo.delete, user_id, number)
+
+    async def number_of(self, user_id: str, reference: str) -> int:
+        """The number a reference names: read from it when it is one ("3", "task #3"),
+        else found by title (one Query). Numbers are checked by the write that uses them."""
+        number = _NUMBER_REF.match(reference)
+        if number:
+            return int(number.group(1))
+        return (await self.resolve(user_id, reference)).number
 
     async def resolve(self, user_id: str, reference: str) -> Task:
         """Find exactly one task by number or by (fuzzy) title words."""

@@ -80,6 +80,7 @@ _CLIENT_ERRORS = (ValidationError, NotFoundError, NotImplementedError, ValueErro
 # How every ErrorEvent starts on the wire (its `type` field is serialized first); text the
 # model or user wrote is a JSON string there, its quotes escaped, so it cannot match.
 _ERROR_EVENT_PREFIX = b'data: {"type":"error"'
+_THREAD_CREATED_PREFIX = b'data: {"type":"thread.created"'
 
 
 def _client_error(error: Exception) -> ApiError:
@@ -140,10 +141,15 @@ async def streaming_response(result: StreamingResult, turn: TurnMetrics) -> Resp
     events = aiter(result)
     # Reading the first event before sending headers turns "thread not found" and other bad
     # input into a plain 4xx instead of a broken 200 stream.
+    first: bytes | None = None
     try:
-        first: bytes | None = await anext(events)
+        first = chunk = await anext(events)
+        if chunk.startswith(_THREAD_CREATED_PREFIX):
+            # A new thread is written together with its first message: acknowledge neither
+            # until that write has succeeded (the next event is the message, stored).
+            first = chunk + await anext(events)
     except StopAsyncIteration:
-        first = None
+        pass
     except Exception as error:
         if not isinstance(error, _CLIENT_ERRORS):
             turn.error()
@@ -199,7 +205,7 @@ def create_chatkit_app(
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names)
-            result = await deps.server.process(body, user)
+            result = await deps.server.process(parsed, user)
         except Exception as error:
             raise _client_error(error) from None
         if isinstance(result, StreamingResult):

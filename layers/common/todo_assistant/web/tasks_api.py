@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,9 +23,11 @@ def build_tasks_router(
     # where FastAPI cannot resolve postponed annotations.
     signed_in = Depends(current_user)
 
-    async def get_or_404(user: RequestContext, number: int) -> Task:
+    @contextmanager
+    def found(number: int) -> Iterator[None]:
+        """The one place a missing task (or another user's: the same to us) becomes a 404."""
         try:
-            return await tasks.get(user.user_id, number)
+            yield
         except TaskNotFound:
             raise ApiError(404, "not_found", f"Task {number} not found.") from None
 
@@ -42,21 +45,18 @@ def build_tasks_router(
 
     @router.get("/{number}")
     async def get_task(number: int, user: RequestContext = signed_in) -> Task:
-        return await get_or_404(user, number)
+        with found(number):
+            return await tasks.get(user.user_id, number)
 
     @router.patch("/{number}")
     async def update_task(number: int, patch: TaskPatch, user: RequestContext = signed_in) -> Task:
-        try:
+        with found(number):
             return await tasks.update(user.user_id, number, patch)
-        except TaskNotFound:
-            raise ApiError(404, "not_found", f"Task {number} not found.") from None
 
     @router.delete("/{number}", status_code=204)
     async def delete_task(number: int, user: RequestContext = signed_in) -> Response:
-        try:
+        with found(number):
             await tasks.delete(user.user_id, number)
-        except TaskNotFound:
-            raise ApiError(404, "not_found", f"Task {number} not found.") from None
         return Response(status_code=204)
 
     return router

@@ -1,0 +1,39 @@
+"""What one request has already read from, or still owes to, the table.
+
+A ChatKit request touches the same thread several times: the SDK loads it, appends the user's
+message, reads the newest items (twice: once for the model's history, once to resume an open
+workflow), and saves the title. Without memory each of those is a round trip. The scope lets
+the store answer repeated reads from what this request read or wrote itself, and hold back
+writes nobody has seen yet (hidden context items) until the next write goes out anyway.
+
+A scope lives exactly as long as one request (`TodoChatKitServer.process` makes a fresh one);
+nothing here is shared between requests or users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatkit.types import ThreadItem, ThreadMetadata
+
+
+@dataclass
+class CachedThread:
+    metadata: ThreadMetadata
+    # The metadata JSON as stored; None while a thread created by this request is unwritten.
+    stored_json: str | None
+    # The thread's newest items, newest first, as they are now (including this request's).
+    newest: list[ThreadItem] = field(default_factory=list)
+    # `newest` holds every item of the thread.
+    complete: bool = False
+
+
+@dataclass
+class RequestScope:
+    # The request runs the model: reading the thread also reads its recent history.
+    turn: bool = False
+    # Threads whose ids this request generated: saving one means creating it.
+    created_threads: set[str] = field(default_factory=set)
+    threads: dict[str, CachedThread] = field(default_factory=dict)
+    # Hidden context items not yet written (never shown to the client, so never acknowledged).
+    staged: list[tuple[str, ThreadItem]] = field(default_factory=list)
