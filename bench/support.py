@@ -70,6 +70,9 @@ class CallStats:
     # Rows DynamoDB evaluated (ScannedCount) per operation: what a Query really read.
     rows_read: Counter[str] = field(default_factory=Counter)
     bytes_in: Counter[str] = field(default_factory=Counter)
+    # Capacity units DynamoDB reported (ReturnConsumedCapacity), what on-demand bills.
+    read_units: float = 0.0
+    write_units: float = 0.0
 
     @property
     def total(self) -> int:
@@ -79,6 +82,33 @@ class CallStats:
         self.calls.update(other.calls)
         self.rows_read.update(other.rows_read)
         self.bytes_in.update(other.bytes_in)
+        self.read_units += other.read_units
+        self.write_units += other.write_units
+
+
+# Operations that can report the capacity they consumed, and which kind of unit they use.
+_READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+_WRITES = {
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+}
+# On-demand prices, us-east-1 (USD per million request units).
+PRICE_PER_MILLION_READS = 0.125
+PRICE_PER_MILLION_WRITES = 0.625
+
+
+def consumed_units(parsed: Any) -> float:
+    consumed = parsed.get("ConsumedCapacity") if isinstance(parsed, dict) else None
+    entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+    return float(sum(entry.get("CapacityUnits", 0.0) for entry in entries))
+
+
+def _ask_for_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name in _READS | _WRITES:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
 
 class DynamoCallCounter:
@@ -99,15 +129,21 @@ class DynamoCallCounter:
             if id(client) not in seen:
                 seen.add(id(client))
                 client.meta.events.register("after-call.dynamodb", self._on_call)
+                client.meta.events.register("provide-client-params.dynamodb", _ask_for_capacity)
 
     def _on_call(self, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
         name = str(model.name)
         size = len(http_response.content or b"") if http_response is not None else 0
         scanned = int(parsed.get("ScannedCount", 0)) if isinstance(parsed, dict) else 0
+        units = consumed_units(parsed)
         with self._lock:
             self._stats.calls[name] += 1
             self._stats.rows_read[name] += scanned
             self._stats.bytes_in[name] += size
+            if name in _READS:
+                self._stats.read_units += units
+            else:
+                self._stats.write_units += units
 
     def take(self) -> CallStats:
         """The calls since the previous take (and start counting afresh)."""

@@ -26,6 +26,8 @@ from chatkit.agents import AgentContext
 
 from bench.memory_store import MemoryChatKitStore
 from bench.support import (
+    PRICE_PER_MILLION_READS,
+    PRICE_PER_MILLION_WRITES,
     CallStats,
     DynamoCallCounter,
     bench_settings,
@@ -66,7 +68,17 @@ CHORES = [
 ]
 # After the opening "add", this cycle repeats: two adds per completion keeps every
 # "Mark task N as complete" pointing at a task that exists.
-CYCLE = ("list", "add", "complete", "pending", "add")
+CYCLE = ("list", "add", "complete", "plain", "pending", "add")
+# Calls per turn measured on the previous key layout (two indexed copies of every item, a
+# separate thread touch, the thread written twice on create), for the table's "before" column.
+BEFORE_CALLS = {
+    "create": 8.0,
+    "add": 7.0,
+    "complete": 7.0,
+    "list": 6.0,
+    "pending": 6.0,
+    "plain": 5.0,
+}
 
 
 def script(turns: int) -> list[tuple[str, str]]:
@@ -83,6 +95,8 @@ def script(turns: int) -> list[tuple[str, str]]:
             plan.append((kind, f"Mark task {completed} as complete"))
         elif kind == "list":
             plan.append((kind, "Show me all my tasks"))
+        elif kind == "plain":
+            plan.append((kind, "Thanks!"))
         else:
             plan.append((kind, "What's pending?"))
     return plan
@@ -143,6 +157,7 @@ def check_turn(kind: str, events: list[dict[str, Any]]) -> str | None:
         "list": "You have",
         "pending": "You have",
         "complete": "Completed task",
+        "plain": "welcome",
     }
     if expected[kind] not in text:
         return f"{kind}: unexpected reply {text!r}"
@@ -297,7 +312,10 @@ def report(dynamo: Run, baseline: Run, turns: int) -> None:
                 n,
                 f"{median(totals):.1f}",
                 f"{median(base):.1f}",
+                f"{BEFORE_CALLS.get(kind, float('nan')):.1f}",
                 f"{stats.total / n:.1f}",
+                f"{stats.read_units / n:.1f}",
+                f"{stats.write_units / n:.1f}",
                 f"{stats.rows_read['Query'] / n:.1f}",
                 ops_summary(stats.calls, n),
             ]
@@ -309,7 +327,10 @@ def report(dynamo: Run, baseline: Run, turns: int) -> None:
             n,
             f"{median(dynamo.total()):.1f}",
             f"{median(baseline.total()):.1f}",
+            "6.6",
             f"{all_stats.total / n:.1f}",
+            f"{all_stats.read_units / n:.1f}",
+            f"{all_stats.write_units / n:.1f}",
             f"{all_stats.rows_read['Query'] / n:.1f}",
             ops_summary(all_stats.calls, n),
         ]
@@ -320,17 +341,68 @@ def report(dynamo: Run, baseline: Run, turns: int) -> None:
             "n",
             "median total ms",
             "baseline ms",
+            "calls before",
             "calls/turn",
+            "read units",
+            "write units",
             "Query rows read/turn",
             "calls/turn by operation",
         ],
         rows,
+    )
+    reads, writes = all_stats.read_units / n * 1_000, all_stats.write_units / n * 1_000
+    cost = reads * PRICE_PER_MILLION_READS / 1e6 + writes * PRICE_PER_MILLION_WRITES / 1e6
+    print(
+        f"1,000 turns of this mix: {reads:,.0f} read units + {writes:,.0f} write units = "
+        f"${cost:.5f} at on-demand prices (${PRICE_PER_MILLION_READS}/M reads, "
+        f"${PRICE_PER_MILLION_WRITES}/M writes)"
     )
     for run in (dynamo, baseline):
         status = "all turns answered as expected" if not run.failures else "FAILURES:"
         print(f"{run.label}: {status}")
         for failure in run.failures:
             print(f"  {failure}")
+
+
+THREAD_LENGTHS = (10, 1_000)
+
+
+async def turns_on_long_threads(base_url: str, counter: DynamoCallCounter, store: Any) -> None:
+    """A plain turn and a tool turn on threads of 10 and 1,000 items: the same calls."""
+    from bench.items_list import seed_thread
+
+    rows: list[list[object]] = []
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0)) as http:
+        client = ChatKitClient(base_url, client=http)
+        user = f"bench-long-{uuid.uuid4().hex[:8]}"
+        secret = await client.sign_in(user)
+        headers = {"Authorization": f"Bearer {secret}"}
+        for size in THREAD_LENGTHS:
+            thread_id, _ = await seed_thread(store, RequestContext(user_id=user), size)
+            for kind, text in (("plain", "Thanks!"), ("list", "Show me all my tasks")):
+                counter.take()
+                _, total, body = await one_turn(
+                    http, f"{base_url}/chatkit", headers, add_message_request(thread_id, text)
+                )
+                stats = counter.take()
+                problem = check_turn(kind, parse_sse(body))
+                rows.append(
+                    [
+                        f"{kind}, {size:,} items",
+                        f"{total:.1f}",
+                        stats.total,
+                        f"{stats.read_units:.1f}",
+                        f"{stats.write_units:.1f}",
+                        ops_summary(stats.calls, 1),
+                        problem or "ok",
+                    ]
+                )
+    print()
+    print("The same turns on a thread of 10 and of 1,000 items")
+    print_table(
+        ["turn", "total ms", "calls", "read units", "write units", "by operation", "answer"],
+        rows,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,7 +420,13 @@ def main(argv: list[str] | None = None) -> int:
         baseline = measure(
             "baseline (in-memory)", lambda: memory_app(settings), args.turns, args.warmup
         )
-    report(dynamo, baseline, args.turns)
+        report(dynamo, baseline, args.turns)
+        app, counter = dynamo_app(settings)
+        assert counter is not None
+        seeding_store = build_store(settings)
+        counter.install()  # again: building a store rebinds the table (fresh clients)
+        with live_server(app) as base_url:
+            asyncio.run(turns_on_long_threads(base_url, counter, seeding_store))
     return 1 if dynamo.failures or baseline.failures else 0
 
 
