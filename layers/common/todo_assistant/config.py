@@ -120,10 +120,8 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "TOKEN_SIGNING_KEY is not set: the client-secret signing key is required"
             )
-        key = self.token_signing_key.get_secret_value()
-        if len(key) < 32:
-            raise ConfigurationError("TOKEN_SIGNING_KEY must be at least 32 characters long")
-        return key
+        # Its length is checked once, with every key of a key set (auth/client_secrets.py).
+        return self.token_signing_key.get_secret_value()
 
     def check_auth_mode(self) -> None:
         """Refuse dev identity mode anywhere it could mint tokens for arbitrary users."""

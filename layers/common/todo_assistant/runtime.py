@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from pydantic import SecretStr
 
 from todo_assistant.auth.client_secrets import (
     ClientSecretService,
@@ -20,6 +19,7 @@ from todo_assistant.auth.client_secrets import (
 )
 from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.observability import logger
+from todo_assistant.secrets import read_secret
 from todo_assistant.store.table import bind_table
 from todo_assistant.tasks.repository import DynamoTaskRepository
 from todo_assistant.tasks.service import TaskService
@@ -27,21 +27,6 @@ from todo_assistant.tasks.service import TaskService
 if TYPE_CHECKING:
     # The ChatKit store pulls in chatkit.types (~170 ms): only the chatkit function needs it.
     from todo_assistant.store.chatkit_store import DynamoChatKitStore
-
-
-def read_secret(secret_id: str) -> str:
-    """A Secrets Manager string (name or ARN), cached by Powertools for 5 minutes."""
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    value = get_secret(secret_id, max_age=300)
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def openai_api_key(settings: Settings) -> SecretStr | None:
-    """The OpenAI key from the environment, else from Secrets Manager when configured."""
-    if settings.openai_api_key is None and settings.openai_api_key_secret_id:
-        return SecretStr(read_secret(settings.openai_api_key_secret_id).strip())
-    return settings.openai_api_key
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -55,12 +40,6 @@ def signing_keys(settings: Settings) -> SigningKeys:
         return parse_signing_keys(value, settings.token_signing_key_id)
     except ValueError as error:
         raise ConfigurationError(f"client-secret signing keys: {error}") from None
-
-
-def signing_key(settings: Settings) -> str:
-    """The key that signs new client secrets."""
-    keys = signing_keys(settings)
-    return keys.keys[keys.current_kid]
 
 
 class SecretKeySource:

@@ -7,7 +7,7 @@ from openai import AsyncOpenAI
 
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.runtime import openai_api_key
+from todo_assistant.secrets import openai_api_key
 
 
 def build_model(settings: Settings) -> Model:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.observability import logger
-from todo_assistant.runtime import openai_api_key
+from todo_assistant.secrets import openai_api_key
 
 if TYPE_CHECKING:
     import openai
