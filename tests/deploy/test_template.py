@@ -117,7 +117,7 @@ def test_chatkit_function_streams_under_the_web_adapter() -> None:
     assert url["Cors"]["AllowMethods"] == ["POST"]
     assert url["Cors"]["AllowOrigins"] == ["http://localhost:3000"]
     assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and fn["AutoPublishAlias"]
-    assert fn["Timeout"] == "120" and fn["MemorySize"] == "1769"
+    assert fn["Timeout"] == "120" and fn["MemorySize"] == "1024"
     assert fn["LoggingConfig"] == {"LogGroup": REFS["ChatKitLogGroup"]}
 
     other = resolver(
