@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// Browser tests: one file, one real stack, one chromium; steps run in order.
+export default defineConfig({
+  test: {
+    include: ["tests/browser/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 60_000,
+    hookTimeout: 300_000,
+    fileParallelism: false,
+  },
+});
