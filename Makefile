@@ -1,4 +1,4 @@
-# Two commands matter: `make dev` (run the local stack) and `make test` (run every test).
+# Two commands matter: `make dev` (run the local stack; `make web` adds the dashboard) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,12 +9,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+WEB_PORT ?= 3000
 PYTEST_ARGS ?=
+WEB := frontend
+WEB_STAMP := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: help install dev chat test lint dynamodb-local bench clean
+.PHONY: help install dev web web-build web-test chat test lint dynamodb-local bench clean
 
 help:
 	@echo "make dev    - run the local stack on http://127.0.0.1:$(PORT) (embedded DynamoDB, local model)"
+	@echo "make web    - make dev plus the dashboard (front end) on http://127.0.0.1:$(WEB_PORT)"
 	@echo "make chat   - chat with it from this terminal (USER=alice, THREAD=thr_... to resume)"
 	@echo "make test   - install everything and run the whole test suite (incl. DynamoDB Local)"
 	@echo "make lint   - ruff + mypy"
@@ -32,24 +36,46 @@ install: $(STAMP)
 dev: $(STAMP)
 	PORT=$(PORT) $(BIN)/todo-dev
 
+# The front end: npm ci from package-lock.json, a static export built against the local stack.
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	@touch $(WEB_STAMP)
+
+web-build: $(WEB_STAMP)
+	cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_CHATKIT_URL=http://127.0.0.1:$(PORT) \
+	  NEXT_PUBLIC_SESSION_URL=http://127.0.0.1:$(PORT) node_modules/.bin/next build
+	@test -f $(WEB)/out/index.html || { echo "next build wrote no $(WEB)/out/index.html" >&2; exit 1; }
+
+web: $(STAMP) web-build
+	PORT=$(PORT) WEB_PORT=$(WEB_PORT) bash scripts/run-web.sh
+
+# Unit tests (vitest), then the browser tests: they build the export against a local stack
+# they start themselves and drive Debian's chromium (apt-get install chromium).
+web-test: $(STAMP) $(WEB_STAMP)
+	@command -v $${CHROMIUM_PATH:-/usr/bin/chromium} >/dev/null || { echo "chromium is required: apt-get install chromium" >&2; exit 1; }
+	cd $(WEB) && npm test && npm run test:browser
+
 chat: $(STAMP)
 	$(BIN)/todo-chat --url http://127.0.0.1:$(PORT) --user $${USER_ID:-alice} $(if $(THREAD),--thread $(THREAD),)
 
 dynamodb-local:
 	bash scripts/install-dynamodb-local.sh
 
-lint: $(STAMP)
+lint: $(STAMP) $(WEB_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd $(WEB) && npm run typecheck
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.
 test: $(STAMP) dynamodb-local
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+	$(MAKE) --no-print-directory web-test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(WEB)/node_modules $(WEB)/.next $(WEB)/out $(WEB)/test-results
