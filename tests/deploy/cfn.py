@@ -110,6 +110,9 @@ class Resolver:
                 if key == "Fn::Select":
                     index, items = value
                     return self.resolve(items)[int(index)]
+                if key == "Fn::Join":
+                    separator, items = value
+                    return separator.join(str(item) for item in self.resolve(items))
                 if key == "Fn::Split":
                     separator, text = value
                     return str(self.resolve(text)).split(separator)
@@ -207,4 +210,8 @@ def default_refs(
         "Observability.Outputs.AlarmNotificationTopicArn": (
             f"arn:aws:sns:{account}:todo-assistant-test-AlarmTopic"
         ),
+        # The optional front end hosting (HostFrontend=true).
+        "Frontend.Outputs.Origin": "https://d111111abcdef8.cloudfront.net",
+        "Frontend.Outputs.BucketName": "todo-assistant-test-site",
+        "Frontend.Outputs.DistributionId": "E2EXAMPLE",
     }
