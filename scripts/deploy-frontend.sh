@@ -5,8 +5,9 @@
 #   scripts/deploy-frontend.sh [dev|prod]          (stack name from samconfig.toml)
 #   STACK_NAME=my-stack scripts/deploy-frontend.sh
 #
-# Sign-in settings come from the environment: NEXT_PUBLIC_OIDC_AUTHORITY,
-# NEXT_PUBLIC_OIDC_CLIENT_ID, and optionally NEXT_PUBLIC_OIDC_SCOPE, NEXT_PUBLIC_OIDC_TOKEN.
+# From the environment: NEXT_PUBLIC_OIDC_AUTHORITY, NEXT_PUBLIC_OIDC_CLIENT_ID (sign-in),
+# NEXT_PUBLIC_CHATKIT_DOMAIN_KEY (the key OpenAI's domain allowlist gives the site's domain),
+# and optionally NEXT_PUBLIC_OIDC_SCOPE, NEXT_PUBLIC_OIDC_TOKEN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,17 +28,18 @@ if [ -z "$BUCKET" ] || [ "$BUCKET" = "None" ]; then
   echo "$STACK_NAME has no front end hosting: deploy it with HostFrontend=true first" >&2
   exit 1
 fi
-if [ -z "${NEXT_PUBLIC_OIDC_AUTHORITY:-}" ] || [ -z "${NEXT_PUBLIC_OIDC_CLIENT_ID:-}" ]; then
-  echo "set NEXT_PUBLIC_OIDC_AUTHORITY and NEXT_PUBLIC_OIDC_CLIENT_ID (see docs/deploy.md)" >&2
-  exit 1
-fi
+for name in NEXT_PUBLIC_OIDC_AUTHORITY NEXT_PUBLIC_OIDC_CLIENT_ID NEXT_PUBLIC_CHATKIT_DOMAIN_KEY; do
+  if [ -z "${!name:-}" ]; then
+    echo "set $name (docs/deploy.md, \"Hosting the front end\")" >&2
+    exit 1
+  fi
+done
 
 cd frontend
 npm ci --no-audit --no-fund
 NEXT_TELEMETRY_DISABLED=1 \
 NEXT_PUBLIC_CHATKIT_URL="$CHATKIT_URL" \
 NEXT_PUBLIC_SESSION_URL="$SESSION_URL" \
-NEXT_PUBLIC_CHATKIT_DOMAIN_KEY="${NEXT_PUBLIC_CHATKIT_DOMAIN_KEY:-$ENVIRONMENT}" \
   node_modules/.bin/next build
 test -f out/index.html
 
