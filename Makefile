@@ -38,6 +38,8 @@ dev: $(STAMP)
 
 # The front end: npm ci from package-lock.json, a static export built against the local stack.
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=9)?0:1)' \
+	  || { echo "Node.js 20.9+ is required for the front end (next 16)" >&2; exit 1; }
 	cd $(WEB) && npm ci --no-audit --no-fund
 	@touch $(WEB_STAMP)
 

@@ -119,6 +119,7 @@
         for await (const event of sseEvents(response.body)) {
           if (event.type === "thread.created") {
             this.threadId = event.thread.id;
+            this.dataset.threadId = this.threadId;
             this.emit("chatkit.thread.change", { threadId: this.threadId });
           } else if (event.type === "client_effect") {
             this.emit("chatkit.effect", { name: event.name, data: event.data });

@@ -256,4 +256,23 @@ describe("dashboard against the local stack", () => {
     expect(await banner.count()).toBe(0);
     await context.close();
   });
+
+  it("Stop aborts the streaming turn and posts the backend's cancel request for its thread", async () => {
+    const { context, page } = await openPage();
+    await signIn(page, "erin");
+    await page.getByTestId("double-label").waitFor();
+    // The local model answers this with its help text: a dozen deltas, 150 ms apart.
+    await page.getByLabel("Message the assistant").fill("What can you do?");
+    await page.getByRole("button", { name: "Send" }).click();
+    const threadId = await page.locator("openai-chatkit[data-thread-id]").getAttribute("data-thread-id");
+    const cancel = page.waitForRequest(`${backend.url}/chatkit/cancel`);
+    await page.getByTestId("stop").click();
+    const request = await cancel;
+    expect(request.method()).toBe("POST");
+    expect(JSON.parse(request.postData()!)).toEqual({ thread_id: threadId });
+    expect((await request.allHeaders()).authorization).toMatch(/^Bearer ey/);
+    // The answer never reached the transcript: the stream was abandoned mid-turn.
+    expect(await page.locator('[data-testid="transcript"] li[data-role="assistant"]').count()).toBe(0);
+    await context.close();
+  });
 });

@@ -58,6 +58,8 @@ export async function startBackend(webOrigin: string): Promise<Backend> {
     CORS_ALLOW_ORIGINS: JSON.stringify([webOrigin]),
     TOKEN_SIGNING_KEY: DEV_SIGNING_KEY,
     MODEL_PROVIDER: "local",
+    // Long replies stream for a while, so Stop can land mid-turn.
+    LOCAL_MODEL_DELAY_MS: "150",
     OPENAI_API_KEY: "",
   };
   const child: ChildProcess = spawn(join(REPO, ".venv/bin/todo-dev"), ["--port", String(port)], {
