@@ -38,6 +38,8 @@ export function App() {
   const oidc = useRef<UserManager | null>(null);
 
   const devMode = settings.authMode === "dev" || config?.auth_mode === "dev";
+  const devModeRef = useRef(devMode);
+  devModeRef.current = devMode;
 
   const start = useCallback(
     async (user: string, signIn: () => Promise<{ client_secret: string; expires_at: number }>) => {
@@ -53,11 +55,11 @@ export function App() {
         setPhase({ name: "signed-in", auth, user });
       } catch (error) {
         if (error instanceof BackendUnreachableError) setPhase({ name: "unreachable" });
-        else if (devMode || !oidc.current) setPhase({ name: "pick-user" });
+        else if (devModeRef.current || !oidc.current) setPhase({ name: "pick-user" });
         else setPhase({ name: "oidc-sign-in", error: (error as Error).message });
       }
     },
-    [devMode],
+    [],
   );
 
   const signInDev = useCallback(
@@ -79,6 +81,7 @@ export function App() {
     }
     setConfig(loaded);
     const dev = settings.authMode === "dev" || loaded.auth_mode === "dev";
+    devModeRef.current = dev;
     if (!dev && oidcConfigured(settings)) {
       const manager = (oidc.current ??= createUserManager(settings));
       try {
@@ -89,6 +92,12 @@ export function App() {
       } catch (error) {
         return setPhase({ name: "oidc-sign-in", error: (error as Error).message });
       }
+    }
+    if (!dev && loaded.auth_mode === "oidc") {
+      return setPhase({
+        name: "oidc-sign-in",
+        error: "The backend needs OIDC sign-in, but this build has no NEXT_PUBLIC_OIDC_* settings.",
+      });
     }
     // Dev mode, or a backend too old to say (the local stack): the user picker.
     const remembered = window.sessionStorage.getItem(DEV_USER_KEY);
