@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 300_000,
     fileParallelism: false,
+    // expect.poll waits for the backend or the page; a busy CI machine can be slow.
+    expect: { poll: { timeout: 20_000, interval: 100 } },
   },
 });
