@@ -11,15 +11,18 @@ export CORS_ALLOW_ORIGINS="${CORS_ALLOW_ORIGINS:-[\"http://127.0.0.1:${WEB_PORT}
 
 pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'exit 130' INT TERM
 
 PORT="$PORT" "$BIN/todo-dev" &
 pids+=($!)
 "$BIN/python" -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory frontend/out >/dev/null 2>&1 &
 pids+=($!)
 
-for _ in $(seq 1 150); do
-  curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1 && break
+# The stack imports the agent and starts moto first: give it up to a minute.
+for _ in $(seq 1 300); do
+  "$BIN/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORT}/healthz', timeout=1)" \
+    >/dev/null 2>&1 && break
   sleep 0.2
 done
 echo
