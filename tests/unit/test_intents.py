@@ -6,7 +6,12 @@ from datetime import date
 
 import pytest
 
-from todo_assistant.agent.intents import describe_tool_result, parse_request, small_talk
+from todo_assistant.agent.intents import (
+    MAX_REQUEST_CHARS,
+    describe_tool_result,
+    parse_request,
+    small_talk,
+)
 from todo_assistant.agent.tools import tool_result
 
 TODAY = date(2026, 11, 23)
@@ -55,6 +60,56 @@ TODAY = date(2026, 11, 23)
             "update_task",
             {"task": "task 5", "due_date": "2026-11-24"},
         ),
+        # Everyday due dates (TODAY is a Monday).
+        (
+            "Add a task to buy groceries by friday",
+            "add_task",
+            {"title": "Buy groceries", "due_date": "2026-11-27"},
+        ),
+        (
+            "add call the plumber next Monday",
+            "add_task",
+            {"title": "Call the plumber", "due_date": "2026-11-30"},
+        ),
+        (
+            "remind me to pay rent on 5 December",
+            "add_task",
+            {"title": "Pay rent", "due_date": "2026-12-05"},
+        ),
+        (
+            "Add a task to water the plants in 3 days please",
+            "add_task",
+            {"title": "Water the plants", "due_date": "2026-11-26"},
+        ),
+        (
+            "add take out the bins tomorrow evening",
+            "add_task",
+            {"title": "Take out the bins", "due_date": "2026-11-24"},
+        ),
+        (
+            "add renew passport by friday (urgent)",
+            "add_task",
+            {"title": "Renew passport", "priority": "high", "due_date": "2026-11-27"},
+        ),
+        (
+            "add renew passport (urgent) by friday",
+            "add_task",
+            {"title": "Renew passport", "priority": "high", "due_date": "2026-11-27"},
+        ),
+        (
+            "set the due date of task 5 to next friday",
+            "update_task",
+            {"task": "task 5", "due_date": "2026-12-04"},
+        ),
+        ("move task 2 to friday", "update_task", {"task": "task 2", "due_date": "2026-11-27"}),
+        (
+            "postpone the groceries task until 5 dec",
+            "update_task",
+            {"task": "the groceries task", "due_date": "2026-12-05"},
+        ),
+        # Whitespace of any kind and length reads like one space.
+        ("show\n\t   my    tasks", "list_tasks", {"status": "all"}),
+        ("Mark task 3      as     complete", "complete_task", {"task": "task 3"}),
     ],
 )
 def test_requests_become_tool_calls(message, tool, arguments):
@@ -63,7 +118,18 @@ def test_requests_become_tool_calls(message, tool, arguments):
     assert (call.name, call.arguments) == (tool, arguments)
 
 
-@pytest.mark.parametrize("message", ["", "what's the weather like", "tell me a joke", "🙂", "add"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "what's the weather like",
+        "tell me a joke",
+        "🙂",
+        "add",
+        "   ",
+        "add " + "x" * MAX_REQUEST_CHARS,
+    ],
+)
 def test_other_messages_are_not_tool_calls(message):
     assert parse_request(message, today=TODAY) is None
 

@@ -3,6 +3,12 @@
 This is deliberately a small, predictable grammar: it covers the everyday phrasings of the
 five task operations and answers with help for anything else. A real model replaces it by
 configuration, never by code changes.
+
+Every message is read in time linear in its length, so crafted text cannot stall the server:
+whitespace is collapsed first (no pattern ever sees a run of spaces), messages longer than
+MAX_REQUEST_CHARS are not parsed at all, no pattern is searched with an unbounded wildcard
+(list requests and status words are found on tokens), and trailing politeness is stripped
+without regular expressions.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
+
+from todo_assistant.agent.dates import parse_date, split_due_date
 
 HELP_TEXT = (
     'I can manage your tasks. Try: "Add a task to buy groceries", "Show me all my tasks", '
@@ -29,14 +37,36 @@ class ToolCall:
 _F = re.IGNORECASE
 
 
+# Task requests are short; longer text is not a request (and bounds the work per message).
+MAX_REQUEST_CHARS = 1_000
+_TRAILING_PUNCTUATION = " ,.!?"
+_TRAILING_POLITENESS = ("thank you", "please", "thanks")
+_LEADING = re.compile(r"(?:hey|hi|ok|okay|please|can you|could you|would you|pls)[,! ]+", _F)
+_LEADING_POLITE = re.compile(r"(?:please|kindly) +", _F)
+
+
+def normalise(text: str) -> str:
+    """Collapse every run of whitespace to one space (linear, and no pattern sees a run)."""
+    return " ".join(text.split())
+
+
 def _clean(text: str) -> str:
-    text = text.strip()
-    text = re.sub(
-        r"^(hey|hi|ok|okay|please|can you|could you|would you|pls)[,!\s]+", "", text, flags=_F
-    )
-    text = re.sub(r"^(please|kindly)\s+", "", text, flags=_F)
-    text = re.sub(r"[\s,]*(please|thanks|thank you)?[.!?\s]*$", "", text, flags=_F)
+    text = normalise(text)
+    if match := _LEADING.match(text):
+        text = text[match.end() :]
+    if match := _LEADING_POLITE.match(text):
+        text = text[match.end() :]
+    text = text.rstrip(_TRAILING_PUNCTUATION)
+    lowered = text.lower()
+    for word in _TRAILING_POLITENESS:
+        if lowered.endswith(word) and not text[: -len(word)][-1:].isalnum():
+            text = text[: -len(word)].rstrip(_TRAILING_PUNCTUATION)
+            break
     return text.strip()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'-]+", text.lower())
 
 
 _STATUS_WORDS = {
@@ -89,12 +119,15 @@ _PRIORITY = re.compile(
     _F,
 )
 _DUE = re.compile(
-    r"^(?:set|change|move)\s+(?:the\s+)?due\s+date\s+of\s+(?P<ref>.+?)\s+to\s+(?P<due>.+)$", _F
+    r"^(?:set|change|move)\s+(?:the\s+)?due\s+date\s+of\s+(?P<ref>.+)\s+to\s+(?P<due>.+)$", _F
 )
-_LIST = re.compile(
-    r"\b(?:show|list|display|see|view|give me|get|what are|what're|which are|how many)\b.*"
-    r"\b(?:tasks?|todos?|to-dos?|list|items?)\b",
-    _F,
+_RESCHEDULE = re.compile(
+    r"^(?:move|push|postpone|reschedule)\s+(?P<ref>.+?)\s+(?:to|until|till)\s+(?P<due>.+)$", _F
+)
+_LIST_VERBS = frozenset({"show", "list", "display", "see", "view", "get", "what're"})
+_LIST_VERB_PAIRS = frozenset({("give", "me"), ("what", "are"), ("which", "are"), ("how", "many")})
+_LIST_NOUNS = frozenset(
+    {"task", "tasks", "todo", "todos", "to-do", "to-dos", "list", "item", "items"}
 )
 _PENDING_QUESTION = re.compile(
     r"^(?:what'?s|what is|what do i have|anything)\s*(?:still\s+)?"
@@ -122,25 +155,29 @@ _ADD_SUFFIX = re.compile(
     r"\s+(?:to|on|in)\s+(?:my\s+|the\s+)?(?:task\s+list|todo\s+list|to-do\s+list|list|tasks|todos)$",
     _F,
 )
+# Found by its word alone; the separators before it are trimmed without a pattern (a
+# leading `[\s,(]*` would be re-tried at every position of a long run of commas).
 _PRIORITY_IN_TEXT = re.compile(
-    r"[\s,(]*(?:with\s+)?\b(?P<priority>high|low|medium|urgent)(?:[- ]priority)?\)?(?=\s|$)", _F
+    r"\b(?P<priority>high|low|medium|urgent)(?:[- ]priority)?\)?(?= |$)", _F
 )
-_DUE_IN_TEXT = re.compile(
-    r"\s+(?:by|due|due on|on|for)\s+(?P<due>today|tomorrow|\d{4}-\d{2}-\d{2}|next week)$", _F
-)
+_ADD_VERB = re.compile(r"(?:add|create|new|make|put|save)\b", _F)
 
 
 def _due_date(text: str, today: date) -> str | None:
-    word = text.lower().strip()
-    if word == "today":
-        return today.isoformat()
-    if word == "tomorrow":
-        return (today + timedelta(days=1)).isoformat()
-    if word == "next week":
-        return (today + timedelta(days=7)).isoformat()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
-        return word
-    return None
+    found = parse_date(_words(text), today)
+    return found.isoformat() if found else None
+
+
+def _is_list_request(words: list[str]) -> bool:
+    for index, word in enumerate(words):
+        if word in _LIST_VERBS:
+            start = index + 1
+        elif tuple(words[index : index + 2]) in _LIST_VERB_PAIRS:
+            start = index + 2
+        else:
+            continue
+        return any(noun in _LIST_NOUNS for noun in words[start:])
+    return False
 
 
 def _priority(word: str) -> str:
@@ -151,8 +188,12 @@ def _strip_quotes(text: str) -> str:
     return text.strip().strip("\"'“”‘’").strip()  # noqa: RUF001
 
 
-def parse_request(message: str, today: date | None = None) -> ToolCall | None:
+def parse_request(
+    message: str, today: date | None = None, *, max_chars: int = MAX_REQUEST_CHARS
+) -> ToolCall | None:
     """The tool call a plain request asks for, or None when it is not a task request."""
+    if len(message) > max_chars:
+        return None
     today = today or date.today()
     text = _clean(message)
     if not text:
@@ -165,9 +206,8 @@ def parse_request(message: str, today: date | None = None) -> ToolCall | None:
             return ToolCall("complete_task", {"task": match["ref"]})
     if match := _DELETE.match(text):
         return ToolCall("delete_task", {"task": match["ref"]})
-    if match := _DUE.match(text):
-        due = _due_date(match["due"], today)
-        if due:
+    for pattern in (_DUE, _RESCHEDULE):
+        if (match := pattern.match(text)) and (due := _due_date(match["due"], today)):
             return ToolCall("update_task", {"task": match["ref"], "due_date": due})
     if match := _PRIORITY.match(text):
         return ToolCall(
@@ -182,11 +222,12 @@ def parse_request(message: str, today: date | None = None) -> ToolCall | None:
     if match := _PENDING_QUESTION.match(text):
         status = _STATUS_WORDS.get((match["status"] or "pending").lower(), "pending")
         return ToolCall("list_tasks", {"status": status})
-    if _LIST.search(text) and not re.match(r"^(?:add|create|new|make|put|save)\b", text, _F):
+    words = _words(text)
+    if _is_list_request(words) and not _ADD_VERB.match(text):
         arguments: dict[str, Any] = {"status": "all"}
-        lowered = text.lower()
+        present = set(words)
         for word, status in _STATUS_WORDS.items():
-            if re.search(rf"\b{re.escape(word)}\b", lowered) and word not in ("to do", "todo"):
+            if word in present:
                 arguments["status"] = status
                 break
         if found := _TEXT_FILTER.search(text):
@@ -200,17 +241,31 @@ def parse_request(message: str, today: date | None = None) -> ToolCall | None:
     return None
 
 
+def _without_priority(title: str) -> tuple[str, str | None]:
+    found = _PRIORITY_IN_TEXT.search(title)
+    if found is None:
+        return title, None
+    before = title[: found.start()].rstrip(" ,(")
+    if before.lower().endswith(" with") or before.lower() == "with":
+        before = before[: -len("with")].rstrip(" ,(")
+    return (before + title[found.end() :]).strip(), _priority(found["priority"])
+
+
 def _add_call(raw_title: str, today: date, priority: str | None) -> ToolCall | None:
     title = _ADD_SUFFIX.sub("", raw_title.strip())
     arguments: dict[str, Any] = {"priority": priority} if priority else {}
-    if due := _DUE_IN_TEXT.search(title):
-        parsed = _due_date(due["due"], today)
-        if parsed:
-            arguments["due_date"] = parsed
-            title = title[: due.start()]
-    if prio := _PRIORITY_IN_TEXT.search(title):
-        arguments["priority"] = _priority(prio["priority"])
-        title = (title[: prio.start()] + title[prio.end() :]).strip()
+    # A due date and a priority may follow the title in either order.
+    due: date | None = None
+    found: str | None = None
+    for _ in range(2):
+        if due is None:
+            title, due = split_due_date(title, today)
+        if found is None:
+            title, found = _without_priority(title)
+    if due is not None:
+        arguments["due_date"] = due.isoformat()
+    if found is not None:
+        arguments["priority"] = found
     title = _strip_quotes(_ADD_SUFFIX.sub("", title)).rstrip(",.;:")
     if not title:
         return None

@@ -38,6 +38,7 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from todo_assistant.agent.intents import (
     HELP_TEXT,
+    MAX_REQUEST_CHARS,
     describe_tool_result,
     parse_request,
     small_talk,
@@ -46,6 +47,8 @@ from todo_assistant.ids import new_id
 
 # Items the ChatKit converter adds after the user's own text; they are context, not requests.
 _CONTEXT_PREFIXES = ("The user is referring to this in particular", "# User-provided context")
+# How much of a message the "didn't catch that" reply quotes back.
+_QUOTED_CHARS = 80
 
 
 def _field(item: Any, name: str) -> Any:
@@ -87,6 +90,11 @@ def pending_tool_result(items: list[TResponseInputItem]) -> tuple[str, str] | No
     return name, output if isinstance(output, str) else json.dumps(output)
 
 
+def _quoted(text: str) -> str:
+    short = " ".join(text.split())
+    return repr(short if len(short) <= _QUOTED_CHARS else short[:_QUOTED_CHARS] + "…")
+
+
 def split_deltas(text: str, words_per_delta: int = 3) -> list[str]:
     """Break a reply into word groups, keeping every space and newline."""
     tokens = re.findall(r"\S+\s*|\s+", text)
@@ -123,8 +131,14 @@ class LocalTodoModel(Model):
                 type="function_call",
                 status="completed",
             )
+        if len(text) > MAX_REQUEST_CHARS:
+            return self._message(
+                f"That message is too long for me to read as a task request. {HELP_TEXT}"
+            )
         reply = small_talk(text) or (
-            f"Sorry, I didn't catch a task request in {text!r}. {HELP_TEXT}" if text else HELP_TEXT
+            f"Sorry, I didn't catch a task request in {_quoted(text)}. {HELP_TEXT}"
+            if text
+            else HELP_TEXT
         )
         return self._message(reply)
 
@@ -155,7 +169,8 @@ class LocalTodoModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
-        output = self.decide(input, tools)
+        # Parsing is CPU work: in a worker thread it never holds up other requests' I/O.
+        output = await asyncio.to_thread(self.decide, input, tools)
         return ModelResponse(output=[output], usage=Usage(), response_id=new_id("resp"))
 
     async def stream_response(
@@ -172,7 +187,7 @@ class LocalTodoModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self.decide(input, tools)
+        output = await asyncio.to_thread(self.decide, input, tools)
         response = _response([])
         sequence = _Sequence()
         yield ResponseCreatedEvent(

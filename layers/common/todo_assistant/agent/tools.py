@@ -106,8 +106,9 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             return tool_result(False, f"Invalid task: {_first_error(error)}")
         task = await service.add(user_of(ctx), data)
         await _announce(ctx, "created", task)
+        due = f", due {task.due_date.isoformat()}" if task.due_date else ""
         return tool_result(
-            True, f"Added task #{task.number}: {task.title}", task=task_summary(task)
+            True, f"Added task #{task.number}: {task.title}{due}", task=task_summary(task)
         )
 
     @function_tool
