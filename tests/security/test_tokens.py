@@ -58,6 +58,38 @@ SECRET_ATTACKS: dict[str, tuple[TokenFactory, str]] = {
     "not yet valid": (lambda w: f"Bearer {forge(nbf=int(time.time()) + 600)}", "not yet valid"),
     "no expiry": (lambda w: f"Bearer {forge(exp=None)}", "exp"),
     "not a client secret": (lambda w: f"Bearer {forge(typ=None)}", "not a client secret"),
+    # Signed with the real key (as a leaked key or a bug would allow): the claims still count.
+    "auth_time null": (
+        lambda w: (
+            "Bearer "
+            + jwt.encode(
+                {**secret_claims(), "auth_time": None},
+                SIGNING_KEY,
+                algorithm="HS256",
+                headers={"kid": "k1"},
+            )
+        ),
+        "malformed claims",
+    ),
+    "auth_time text": (lambda w: f"Bearer {forge(auth_time='yesterday')}", "malformed claims"),
+    "auth_time in the future": (
+        lambda w: f"Bearer {forge(auth_time=int(time.time()) + 86_400)}",
+        "malformed claims",
+    ),
+    "iat text": (lambda w: f"Bearer {forge(iat='now')}", "malformed claims"),
+    "exp text": (lambda w: f"Bearer {forge(exp='never')}", "malformed"),
+    "sub outside the user-id alphabet": (
+        lambda w: f"Bearer {forge_client_secret(SIGNING_KEY, 'USER#victim')}",
+        "unusable subject",
+    ),
+    "sub too long": (
+        lambda w: f"Bearer {forge_client_secret(SIGNING_KEY, 'a' * 129)}",
+        "unusable subject",
+    ),
+    "lifetime of ten years": (
+        lambda w: f"Bearer {forge(exp=int(time.time()) + 10 * 365 * 86_400)}",
+        "lifetime too long",
+    ),
     "alg none": (
         lambda w: (
             "Bearer " + jwt.encode(secret_claims(), None, algorithm=None, headers={"kid": "k1"})

@@ -207,8 +207,8 @@ def test_refresh_carries_the_sign_in_time_and_stops_at_the_maximum_age():
             "sub": "alice",
             "aud": "a",
             "iss": "i",
-            "iat": int(time.time()) - 4_000,
-            "exp": int(time.time()) - 100,
+            "iat": int(time.time()) - 800,
+            "exp": int(time.time()) + 100,
             "jti": "j",
             "typ": "chatkit-client-secret",
         },
@@ -216,5 +216,77 @@ def test_refresh_carries_the_sign_in_time_and_stops_at_the_maximum_age():
         algorithm="HS256",
         headers={"kid": "k1"},
     )
+    assert service.verify(legacy).auth_time == int(time.time()) - 800
+    short = ClientSecretService(
+        {"k1": K1}, "k1", audience="a", issuer="i", ttl_seconds=900, max_session_seconds=600
+    )
     with pytest.raises(InvalidClientSecret, match="sign in again"):
-        service.refresh(legacy)
+        short.refresh(legacy)
+
+
+def genuine_claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": "alice",
+        "aud": "a",
+        "iss": "i",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": "j",
+        "typ": "chatkit-client-secret",
+        "auth_time": now,
+    }
+    claims.update(overrides)
+    return {name: value for name, value in claims.items() if value is not ...}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"auth_time": None}, "malformed claims"),
+        ({"auth_time": "yesterday"}, "malformed claims"),
+        ({"auth_time": 1.5}, "malformed claims"),
+        ({"auth_time": True}, "malformed claims"),
+        ({"auth_time": -1}, "malformed claims"),
+        ({"auth_time": int(time.time()) + 3_600}, "malformed claims"),
+        ({"iat": "now"}, "malformed claims"),
+        ({"iat": None}, "malformed claims|missing claim"),
+        ({"exp": "later"}, "malformed token"),
+        ({"jti": 7}, "rejected"),
+        ({"sub": ["alice"]}, "rejected"),
+        ({"sub": "USER#bob"}, "unusable subject"),
+        ({"sub": "a" * 129}, "unusable subject"),
+        ({"sub": ""}, "unusable subject"),
+        ({"exp": int(time.time()) + 10 * 365 * 86_400}, "lifetime too long"),
+        ({"iat": int(time.time()) - 86_400, "exp": int(time.time()) + 60}, "lifetime too long"),
+    ],
+)
+def test_claims_of_the_wrong_type_or_shape_are_refused_not_crashed_on(overrides, reason):
+    service = ClientSecretService({"k1": K1}, "k1", audience="a", issuer="i", ttl_seconds=900)
+    token = jwt.encode(genuine_claims(**overrides), K1, algorithm="HS256", headers={"kid": "k1"})
+    with pytest.raises(InvalidClientSecret, match=reason):
+        service.verify(token)
+    with pytest.raises(InvalidClientSecret):
+        service.refresh(token)
+
+
+def test_the_lifetime_ceiling_allows_the_configured_ttl_and_leeway():
+    service = ClientSecretService(
+        {"k1": K1}, "k1", audience="a", issuer="i", ttl_seconds=900, leeway_seconds=5
+    )
+    now = int(time.time())
+    at_ceiling = genuine_claims(exp=now + 905)
+    token = jwt.encode(at_ceiling, K1, algorithm="HS256", headers={"kid": "k1"})
+    assert service.verify(token).expires_at == now + 905
+    over = jwt.encode(genuine_claims(exp=now + 906), K1, algorithm="HS256", headers={"kid": "k1"})
+    with pytest.raises(InvalidClientSecret, match="lifetime too long"):
+        service.verify(over)
+
+
+def test_refusals_do_not_pass_pyjwt_messages_through():
+    service = ClientSecretService({"k1": K1}, "k1", audience="a", issuer="i", ttl_seconds=900)
+    token = jwt.encode(genuine_claims(aud="b"), K1, algorithm="HS256", headers={"kid": "k1"})
+    with pytest.raises(InvalidClientSecret) as refused:
+        service.verify(token)
+    assert str(refused.value) == "invalid token: wrong audience"

@@ -19,6 +19,9 @@ from functools import lru_cache
 
 import jwt
 
+from todo_assistant.context import is_valid_user_id
+from todo_assistant.observability import logger
+
 ALGORITHM = "HS256"
 CLIENT_SECRET_TYPE = "chatkit-client-secret"
 MIN_KEY_CHARS = 32
@@ -61,6 +64,30 @@ def parse_signing_keys(value: str, default_kid: str) -> SigningKeys:
 
 
 KeySource = Callable[[], SigningKeys]
+
+
+def _is_timestamp(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def token_problem(error: jwt.PyJWTError) -> str:
+    """A short, fixed description of why PyJWT refused a token. PyJWT's own messages can name
+    key types and library details; those go to the log, never into a response."""
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "not yet valid"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "wrong audience"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "wrong issuer"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"missing claim {error.claim!r}"
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "signature verification failed"
+    if isinstance(error, jwt.InvalidIssuedAtError):
+        return "malformed claims"
+    if isinstance(error, jwt.DecodeError):
+        return "malformed token"
+    return "rejected"
 
 
 class InvalidClientSecret(Exception):
@@ -168,14 +195,28 @@ class ClientSecretService:
         except jwt.ExpiredSignatureError as error:
             raise InvalidClientSecret("token expired") from error
         except jwt.PyJWTError as error:
-            raise InvalidClientSecret(f"invalid token: {error}") from error
-        if claims.get("typ") != CLIENT_SECRET_TYPE or not isinstance(claims["sub"], str):
+            logger.info("client secret refused", extra={"reason": str(error)})
+            raise InvalidClientSecret(f"invalid token: {token_problem(error)}") from error
+        if claims.get("typ") != CLIENT_SECRET_TYPE:
             raise InvalidClientSecret("not a client secret")
+        # Checked again on every request: the signature proves who minted it, and a user id
+        # outside the key alphabet must never reach a DynamoDB key.
+        if not is_valid_user_id(claims["sub"]):
+            raise InvalidClientSecret("invalid token: unusable subject")
+        issued_at, expires_at = claims["iat"], claims["exp"]
+        auth_time = claims.get("auth_time", issued_at)
+        if not all(_is_timestamp(value) for value in (issued_at, expires_at, auth_time)):
+            raise InvalidClientSecret("invalid token: malformed claims")
+        # Our secrets live `ttl_seconds`; one minted with a far-off expiry is not ours to honour.
+        if expires_at - issued_at > self.ttl_seconds + self.leeway_seconds:
+            raise InvalidClientSecret("invalid token: lifetime too long")
+        if auth_time > issued_at + self.leeway_seconds:
+            raise InvalidClientSecret("invalid token: malformed claims")
         return VerifiedSecret(
             user_id=claims["sub"],
-            expires_at=int(claims["exp"]),
+            expires_at=expires_at,
             token_id=str(claims["jti"]),
-            auth_time=int(claims.get("auth_time", claims["iat"])),
+            auth_time=auth_time,
         )
 
     def refresh(self, token: str, *, now: float | None = None) -> IssuedSecret:
