@@ -6,6 +6,7 @@ HTTP exactly as it would in AWS.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.live_server import live_server
@@ -88,6 +89,11 @@ class IdentityProvider:
     published: list[SigningKey] = field(default_factory=list)
     jwks_requests: int = 0
     failing: bool = False
+    # How a misbehaving provider answers the JWKS request (with status 200):
+    # "html" an error page, "list" JSON that is not an object, "no keys" an empty key set,
+    # "drip" the real key set one byte per `drip_seconds`.
+    misbehaving: Literal["html", "list", "no keys", "drip"] | None = None
+    drip_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         self.published = [self.rsa, self.ec]
@@ -101,9 +107,23 @@ class IdentityProvider:
             self.jwks_requests += 1
             if self.failing:
                 return Response("upstream down", status_code=503)
-            return JSONResponse({"keys": [key.public_jwk() for key in self.published]})
+            document = {"keys": [key.public_jwk() for key in self.published]}
+            if self.misbehaving == "html":
+                return Response("<html>Sign-in is down</html>", media_type="text/html")
+            if self.misbehaving == "list":
+                return JSONResponse([document])
+            if self.misbehaving == "no keys":
+                return JSONResponse({"keys": []})
+            if self.misbehaving == "drip":
+                return StreamingResponse(self._drip(json.dumps(document).encode()))
+            return JSONResponse(document)
 
         return Starlette(routes=[Route("/.well-known/jwks.json", jwks)])
+
+    async def _drip(self, body: bytes) -> Any:
+        for index in range(len(body)):
+            yield body[index : index + 1]
+            await asyncio.sleep(self.drip_seconds)
 
     def claims(self, user: str | None = "alice", **overrides: Any) -> dict[str, Any]:
         now = int(time.time())

@@ -73,9 +73,15 @@ class Settings(BaseSettings):
     # client in `client_id` instead of `aud`, Clerk session tokens in `azp`.
     oidc_token_use: Literal["id", "access"] | None = None
     oidc_audience_claim: Literal["aud", "client_id", "azp"] | None = None
+    # A key the provider removed stays trusted up to this long (the cached key set's life).
     oidc_jwks_cache_seconds: int = Field(default=3_600, ge=1, le=86_400)
-    # At most one JWKS re-fetch per this many seconds for tokens with an unknown `kid`.
+    # At most one JWKS re-fetch per this many seconds for tokens with an unknown `kid`: a key
+    # the provider just published is refused for up to this long.
     oidc_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0, le=3_600)
+    # After a failed JWKS fetch the provider is not asked again for this long (503 meanwhile).
+    oidc_jwks_failure_cooldown_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Overall time allowed for one JWKS fetch (not per read).
+    oidc_jwks_deadline_seconds: float = Field(default=4.0, gt=0, le=20)
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     # --- OpenAI-hosted ChatKit (an Agent Builder workflow): POST /session creates its sessions

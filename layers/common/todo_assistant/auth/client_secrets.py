@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import jwt
 
+from todo_assistant.auth.refusals import token_problem
 from todo_assistant.context import is_valid_user_id
 from todo_assistant.observability import logger
 
@@ -68,26 +69,6 @@ KeySource = Callable[[], SigningKeys]
 
 def _is_timestamp(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def token_problem(error: jwt.PyJWTError) -> str:
-    """A short, fixed description of why PyJWT refused a token. PyJWT's own messages can name
-    key types and library details; those go to the log, never into a response."""
-    if isinstance(error, jwt.ImmatureSignatureError):
-        return "not yet valid"
-    if isinstance(error, jwt.InvalidAudienceError):
-        return "wrong audience"
-    if isinstance(error, jwt.InvalidIssuerError):
-        return "wrong issuer"
-    if isinstance(error, jwt.MissingRequiredClaimError):
-        return f"missing claim {error.claim!r}"
-    if isinstance(error, jwt.InvalidSignatureError):
-        return "signature verification failed"
-    if isinstance(error, jwt.InvalidIssuedAtError):
-        return "malformed claims"
-    if isinstance(error, jwt.DecodeError):
-        return "malformed token"
-    return "rejected"
 
 
 class InvalidClientSecret(Exception):

@@ -1,9 +1,10 @@
 """Verify the app's own sign-in token (OIDC ID or access token) and name the user it is for.
 
 POST /session exchanges this token for a client secret. Everything cryptographic is PyJWT's:
-`jwt.PyJWKClient` fetches and caches the issuer's JWKS (an unknown `kid` triggers at most one
-re-fetch per cooldown, which is how key rotation reaches us), `jwt.decode` checks signature,
-issuer, audience, expiry, `nbf` and `iat`.
+`jwt.PyJWKClient` caches the issuer's JWKS (an unknown `kid` triggers at most one re-fetch per
+cooldown, which is how key rotation reaches us; see `auth/jwks.py` for how it is fetched and
+what the cache settings mean for rotation), `jwt.decode` checks signature, issuer, audience,
+expiry, `nbf` and `iat`. Refusals say little (`auth/refusals.py`); details go to the log.
 
 Works with Amazon Cognito (ID tokens: `aud`; access tokens: `client_id` and `token_use`),
 Auth0, Clerk (`azp`) and Better Auth's JWT plugin (JWKS at `/api/auth/jwks`).
@@ -18,8 +19,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jwt
-from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
+from jwt import PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
 
+from todo_assistant.auth.jwks import JwksClient
+from todo_assistant.auth.refusals import token_problem
 from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.context import is_valid_user_id
 from todo_assistant.observability import logger
@@ -30,7 +33,6 @@ ALLOWED_ALGORITHMS = frozenset(
 )
 # Real ID/access tokens are a few KB; refusing larger ones early bounds the work per request.
 MAX_TOKEN_CHARS = 8_192
-JWKS_TIMEOUT_SECONDS = 5.0
 
 
 class InvalidIdentityToken(Exception):
@@ -39,6 +41,10 @@ class InvalidIdentityToken(Exception):
 
 class IdentityProviderUnavailable(Exception):
     """The issuer's keys could not be fetched: not the caller's fault, worth a retry."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,8 @@ class OidcConfig:
     token_use: str | None
     jwks_cache_seconds: int
     jwks_refresh_cooldown_seconds: float
+    jwks_failure_cooldown_seconds: float
+    jwks_deadline_seconds: float
     leeway_seconds: int
 
     @classmethod
@@ -95,6 +103,8 @@ class OidcConfig:
             token_use=settings.oidc_token_use,
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
             jwks_refresh_cooldown_seconds=settings.oidc_jwks_refresh_cooldown_seconds,
+            jwks_failure_cooldown_seconds=settings.oidc_jwks_failure_cooldown_seconds,
+            jwks_deadline_seconds=settings.oidc_jwks_deadline_seconds,
             leeway_seconds=settings.oidc_leeway_seconds,
         )
 
@@ -123,15 +133,14 @@ class VerifiedIdentity:
 class OidcVerifier:
     """Verifies app tokens of one issuer. Blocking (the JWKS fetch): call it off the loop."""
 
-    def __init__(self, config: OidcConfig, jwks: PyJWKClient | None = None) -> None:
+    def __init__(self, config: OidcConfig, jwks: JwksClient | None = None) -> None:
         self.config = config
-        self._jwks = jwks or PyJWKClient(
+        self._jwks = jwks or JwksClient(
             config.jwks_url,
-            cache_jwk_set=True,
             lifespan=config.jwks_cache_seconds,
-            cooldown_duration=config.jwks_refresh_cooldown_seconds,
-            timeout=JWKS_TIMEOUT_SECONDS,
-            headers={"User-Agent": "todo-assistant"},
+            cooldown=config.jwks_refresh_cooldown_seconds,
+            failure_cooldown=config.jwks_failure_cooldown_seconds,
+            deadline_seconds=config.jwks_deadline_seconds,
         )
 
     @classmethod
@@ -173,7 +182,9 @@ class OidcVerifier:
         except jwt.ImmatureSignatureError as error:
             raise InvalidIdentityToken("token not yet valid") from error
         except jwt.PyJWTError as error:
-            raise InvalidIdentityToken(f"invalid token: {error}") from error
+            # PyJWT's reason can name key types: the log keeps it, the caller gets less.
+            logger.info("identity token refused", extra={"reason": str(error)})
+            raise InvalidIdentityToken(f"invalid token: {token_problem(error)}") from error
 
         if not check_aud and claims.get(config.audience_claim) not in config.audiences:
             raise InvalidIdentityToken(f"invalid token: wrong {config.audience_claim}")
@@ -186,7 +197,9 @@ class OidcVerifier:
             return self._jwks.get_signing_key(kid)
         except (PyJWKClientConnectionError, PyJWKSetError) as error:
             logger.warning("identity provider keys unavailable", extra={"error": str(error)})
-            raise IdentityProviderUnavailable(str(error)) from error
+            raise IdentityProviderUnavailable(
+                str(error), retry_after_seconds=self._jwks.retry_after_seconds()
+            ) from error
         except PyJWKClientError as error:
             # Also what a broken JWKS document gives; the operator sees it in the log.
             logger.info("token signed by an unknown key", extra={"error": str(error)})

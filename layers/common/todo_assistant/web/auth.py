@@ -43,11 +43,11 @@ async def verified_app_user(request: Request, verifier: OidcVerifier) -> Request
         raise ApiError(
             401, "unauthorized", f"Invalid identity token: {error}.", _CHALLENGE
         ) from None
-    except IdentityProviderUnavailable:
+    except IdentityProviderUnavailable as error:
         raise ApiError(
             503,
             "identity_provider_unavailable",
             "The identity provider's signing keys could not be fetched; try again.",
-            {"Retry-After": "5"},
+            {"Retry-After": str(error.retry_after_seconds)},
         ) from None
     return RequestContext(user_id=identity.user_id)
