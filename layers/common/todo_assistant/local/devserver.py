@@ -18,13 +18,36 @@ BANNER = """
 Todo assistant is running on {base}
   model     : {model}
   database  : {database} (table {table})
-  endpoints : POST {base}/session  {{"user_id": "alice"}}   -> client secret
+  sign-in   : {sign_in}
+  endpoints : POST {base}/session  {session_body}   -> client secret
               POST {base}/chatkit  (ChatKit protocol, Authorization: Bearer <secret>)
               GET  {base}/tasks    (task panel REST API)
-Chat from another terminal:
-  make chat                      (or: .venv/bin/todo-chat --url {base} --user alice)
+{chat}
 Point a ChatKit front end at api.url = {base}/chatkit with domainKey "local-dev".
 """
+DEV_CHAT = """Chat from another terminal:
+  make chat                      (or: .venv/bin/todo-chat --url {base} --user alice)"""
+OIDC_CHAT = """make chat signs in with dev sign-in: unset OIDC_ISSUER/OIDC_AUDIENCE to use it."""
+
+
+def banner(settings: Settings, base: str, database: str) -> str:
+    if settings.auth_mode == "oidc":
+        sign_in = f"OIDC, tokens of {settings.oidc_issuer} for {settings.oidc_audience}"
+        session_body = "Authorization: Bearer <your app's ID token>"
+        chat = OIDC_CHAT
+    else:
+        sign_in = "dev (any user id, no password; set OIDC_ISSUER and OIDC_AUDIENCE for real)"
+        session_body = '{"user_id": "alice"}'
+        chat = DEV_CHAT.format(base=base)
+    return BANNER.format(
+        base=base,
+        model=settings.resolved_model_provider,
+        database=database,
+        table=settings.table_name,
+        sign_in=sign_in,
+        session_body=session_body,
+        chat=chat,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,15 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare_aws_resources(settings)
         app = build_local_app(settings)
         base = f"http://{args.host}:{args.port}"
-        print(
-            BANNER.format(
-                base=base,
-                model=settings.resolved_model_provider,
-                database="DynamoDB at " + dynamodb if args.dynamodb_endpoint else "embedded moto",
-                table=settings.table_name,
-            ),
-            flush=True,
-        )
+        database = "DynamoDB at " + dynamodb if args.dynamodb_endpoint else "embedded moto"
+        print(banner(settings, base, database), flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import boto3
@@ -35,10 +35,22 @@ class PathRouter:
         await app(scope, receive, send)
 
 
+def local_auth_mode(environ: Mapping[str, str]) -> str:
+    """`dev` sign-in unless a real provider is configured: AUTH_MODE if set, else `oidc` when
+    OIDC_ISSUER and OIDC_AUDIENCE are both set (a front-end developer signing in for real)."""
+    explicit = environ.get("AUTH_MODE", "").strip().lower()
+    if explicit:
+        return explicit
+    if environ.get("OIDC_ISSUER", "").strip() and environ.get("OIDC_AUDIENCE", "").strip():
+        return "oidc"
+    return "dev"
+
+
 def local_environment(dynamodb_endpoint: str, s3_endpoint: str | None) -> dict[str, str]:
-    """Environment of the local stack: dev sign-in, embedded AWS, local model unless a key."""
+    """Environment of the local stack: dev sign-in unless OIDC_* is set, embedded AWS, local
+    model unless a key."""
     env = {
-        "AUTH_MODE": "dev",
+        "AUTH_MODE": local_auth_mode(os.environ),
         "TOKEN_SIGNING_KEY": os.environ.get("TOKEN_SIGNING_KEY", LOCAL_SIGNING_KEY),
         "DYNAMODB_ENDPOINT": dynamodb_endpoint,
         "TABLE_NAME": os.environ.get("TABLE_NAME", "todo-assistant-local"),
