@@ -339,3 +339,44 @@ def test_template_is_where_sam_expects_it() -> None:
     for directory in ("functions/chatkit", "functions/session"):
         assert (ROOT / directory / "app.py").is_file()
     assert Path(ROOT / "functions/chatkit/run.sh").stat().st_mode & 0o111, "run.sh is executable"
+
+
+def test_litellm_is_deployable_with_one_bedrock_model() -> None:
+    default = resolver()
+    assert "LITELLM_MODEL" not in default.function_environment("ChatKitFunction")
+    assert allowed(default.policy_statements("ChatKitFunction"), "bedrock") == {}
+
+    r = resolver(ModelProvider="litellm", LiteLLMModel="bedrock/amazon.nova-lite-v1:0")
+    environment = r.function_environment("ChatKitFunction")
+    assert environment["MODEL_PROVIDER"] == "litellm"
+    assert environment["LITELLM_MODEL"] == "bedrock/amazon.nova-lite-v1:0"
+    model_arn = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"
+    assert allowed(r.policy_statements("ChatKitFunction"), "bedrock") == {
+        "bedrock:InvokeModel": {model_arn},
+        "bedrock:InvokeModelWithResponseStream": {model_arn},
+    }
+    # The session function never runs a model.
+    assert allowed(r.policy_statements("SessionFunction"), "bedrock") == {}
+    assert "litellm" in load_template()["Parameters"]["ModelProvider"]["AllowedValues"]
+    # The layer ships LiteLLM, so the provider imports in Lambda.
+    requirements = (ROOT / "layers/common/requirements.txt").read_text().splitlines()
+    assert "openai-agents[litellm]==0.24.0" in requirements
+
+
+def test_every_deploy_publishes_a_version_when_anything_changes() -> None:
+    # All code is in the layer: a version must follow every property, the layer included.
+    for logical_id in ("ChatKitFunction", "SessionFunction"):
+        props = load_template()["Resources"][logical_id]["Properties"]
+        assert props["AutoPublishAlias"] == "live"
+        assert props["AutoPublishAliasAllProperties"] is True
+
+
+def test_pyjwt_floor_has_the_jwks_cooldown() -> None:
+    import inspect
+
+    import jwt
+
+    floor = "PyJWT[crypto]>=2.14,<3"
+    assert floor in (ROOT / "layers/common/requirements.txt").read_text().splitlines()
+    assert f'"{floor}",' in (ROOT / "pyproject.toml").read_text()
+    assert "cooldown_duration" in inspect.signature(jwt.PyJWKClient).parameters
