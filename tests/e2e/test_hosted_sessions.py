@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import httpx
+import jwt
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from starlette.applications import Starlette
@@ -142,8 +143,9 @@ def test_creates_a_hosted_session_for_the_verified_user(idp, fake_openai, hosted
     assert response.status_code == 200
     body = response.json()
     assert body["client_secret"] == HOSTED_SECRET
-    assert set(body) == {"client_secret", "expires_at"}
+    assert set(body) == {"client_secret", "expires_at", "tasks_client_secret", "tasks_expires_at"}
     assert body["expires_at"] > time.time()
+    assert body["tasks_expires_at"] > time.time()
     [sent] = fake_openai.requests
     assert sent["json"] == {"user": "alice", "workflow": {"id": WORKFLOW}}
     assert sent["headers"]["authorization"] == f"Bearer {API_KEY}"
@@ -240,6 +242,27 @@ def test_retries_when_enabled_are_the_clients(idp, fake_openai, hosted_settings)
         response = sign_in(base, idp.token("alice"))
     assert response.status_code == 200
     assert len(fake_openai.requests) == 2
+
+
+def test_hosted_mode_issues_a_tasks_credential_for_the_same_user(idp, fake_openai, hosted_settings):
+    settings = hosted_settings()
+    with session_server(settings) as base:
+        body = sign_in(base, idp.token("alice")).json()
+        tasks_auth = {"Authorization": f"Bearer {body['tasks_client_secret']}"}
+        created = httpx.post(f"{base}/tasks", json={"title": "Buy milk"}, headers=tasks_auth)
+        assert created.status_code == 201, created.text
+        listed = httpx.get(f"{base}/tasks", headers=tasks_auth).json()["tasks"]
+        assert [task["title"] for task in listed] == ["Buy milk"]
+        # Another user's tasks credential sees only that user's tasks.
+        bob = sign_in(base, idp.token("bob")).json()
+        bob_auth = {"Authorization": f"Bearer {bob['tasks_client_secret']}"}
+        assert httpx.get(f"{base}/tasks", headers=bob_auth).json()["tasks"] == []
+        # OpenAI's secret is not a credential of this backend.
+        hosted_auth = {"Authorization": f"Bearer {body['client_secret']}"}
+        assert httpx.get(f"{base}/tasks", headers=hosted_auth).status_code == 401
+    claims = jwt.decode(body["tasks_client_secret"], options={"verify_signature": False})
+    assert claims["sub"] == "alice"
+    assert claims["exp"] - claims["iat"] == settings.client_secret_ttl_seconds
 
 
 def test_refresh_is_not_offered_for_hosted_sessions(idp, fake_openai, hosted_settings):

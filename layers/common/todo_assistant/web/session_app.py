@@ -7,7 +7,9 @@ Sign-in (`POST /session`):
 - AUTH_MODE=dev (local only, refused in Lambda): body `{"user_id": "..."}`.
 
 The answer is our own short-lived client secret, or, when CHATKIT_WORKFLOW_ID is set, the
-client secret of an OpenAI-hosted ChatKit session created for the verified user.
+client secret of an OpenAI-hosted ChatKit session created for the verified user together with
+our own client secret for the tasks API (`tasks_client_secret`): OpenAI's secret opens only
+OpenAI's ChatKit, and the dashboard's /tasks calls need a credential of this backend.
 
 This app backs the session function, which must start fast: it imports no agent or ChatKit
 server code, and `openai` only in the OpenAI-hosted mode.
@@ -50,6 +52,13 @@ class RefreshRequest(BaseModel):
 class SessionResponse(BaseModel):
     client_secret: str
     expires_at: int
+
+
+class HostedSessionResponse(SessionResponse):
+    """An OpenAI-hosted ChatKit session, and this backend's own secret for /tasks."""
+
+    tasks_client_secret: str
+    tasks_expires_at: int
 
 
 @dataclass
@@ -101,7 +110,7 @@ def create_session_app(
         return await _dev_user(request)
 
     @app.post("/session")
-    async def create_session(request: Request) -> SessionResponse:
+    async def create_session(request: Request) -> SessionResponse | HostedSessionResponse:
         user = await signed_in_user(request)
         if deps.hosted is not None:
             try:
@@ -109,8 +118,14 @@ def create_session_app(
             except HostedSessionError as error:
                 headers = {"Retry-After": error.retry_after} if error.retry_after else None
                 raise ApiError(error.status, error.code, error.message, headers) from None
+            tasks = deps.secrets.issue(user.user_id)
             logger.info("session issued", extra={"user_id": user.user_id, "mode": "hosted"})
-            return SessionResponse(client_secret=hosted.client_secret, expires_at=hosted.expires_at)
+            return HostedSessionResponse(
+                client_secret=hosted.client_secret,
+                expires_at=hosted.expires_at,
+                tasks_client_secret=tasks.client_secret,
+                tasks_expires_at=tasks.expires_at,
+            )
         issued = deps.secrets.issue(user.user_id)
         logger.info("session issued", extra={"user_id": issued.user_id, "mode": settings.auth_mode})
         return SessionResponse(client_secret=issued.client_secret, expires_at=issued.expires_at)
