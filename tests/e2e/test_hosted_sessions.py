@@ -244,24 +244,28 @@ def test_retries_when_enabled_are_the_clients(idp, fake_openai, hosted_settings)
     assert len(fake_openai.requests) == 2
 
 
-def test_hosted_mode_issues_a_tasks_credential_for_the_same_user(idp, fake_openai, hosted_settings):
+def test_hosted_mode_issues_a_tasks_credential_for_the_same_user(
+    idp, fake_openai, hosted_settings, moto_settings
+):
+    # `moto_settings` creates the table the session app binds to (same name and endpoint).
     settings = hosted_settings()
+    alice, bob = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bob"))
     with session_server(settings) as base:
-        body = sign_in(base, idp.token("alice")).json()
+        body = sign_in(base, idp.token(alice)).json()
         tasks_auth = {"Authorization": f"Bearer {body['tasks_client_secret']}"}
         created = httpx.post(f"{base}/tasks", json={"title": "Buy milk"}, headers=tasks_auth)
         assert created.status_code == 201, created.text
         listed = httpx.get(f"{base}/tasks", headers=tasks_auth).json()["tasks"]
         assert [task["title"] for task in listed] == ["Buy milk"]
         # Another user's tasks credential sees only that user's tasks.
-        bob = sign_in(base, idp.token("bob")).json()
-        bob_auth = {"Authorization": f"Bearer {bob['tasks_client_secret']}"}
-        assert httpx.get(f"{base}/tasks", headers=bob_auth).json()["tasks"] == []
+        other = sign_in(base, idp.token(bob)).json()
+        other_auth = {"Authorization": f"Bearer {other['tasks_client_secret']}"}
+        assert httpx.get(f"{base}/tasks", headers=other_auth).json()["tasks"] == []
         # OpenAI's secret is not a credential of this backend.
         hosted_auth = {"Authorization": f"Bearer {body['client_secret']}"}
         assert httpx.get(f"{base}/tasks", headers=hosted_auth).status_code == 401
     claims = jwt.decode(body["tasks_client_secret"], options={"verify_signature": False})
-    assert claims["sub"] == "alice"
+    assert claims["sub"] == alice
     assert claims["exp"] - claims["iat"] == settings.client_secret_ttl_seconds
 
 
