@@ -369,6 +369,9 @@ def test_every_deploy_publishes_a_version_when_anything_changes() -> None:
         props = load_template()["Resources"][logical_id]["Properties"]
         assert props["AutoPublishAlias"] == "live"
         assert props["AutoPublishAliasAllProperties"] is True
+    # SAM counts a layer in the version only when the layer asks for it.
+    layer = load_template()["Resources"]["CommonLayer"]["Properties"]
+    assert layer["PublishLambdaVersion"] is True
 
 
 def test_pyjwt_floor_has_the_jwks_cooldown() -> None:
