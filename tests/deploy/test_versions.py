@@ -59,7 +59,8 @@ def packaged(template: dict[str, Any], layer_key: str) -> dict[str, Any]:
 
 def transform(template: dict[str, Any], python: Path) -> dict[str, Any]:
     request = json.dumps({"template": template, "parameters": PARAMETERS})
-    result = subprocess.run(  # noqa: S603 - the SAM CLI's interpreter and our own script
+    # The SAM CLI's interpreter running our own script.
+    result = subprocess.run(
         [str(python), str(ROOT / "tests" / "deploy" / "sam_transform.py")],
         input=request,
         capture_output=True,
@@ -76,7 +77,7 @@ def versions(transformed: dict[str, Any]) -> dict[str, str]:
     """Function logical id -> the logical id of the version its `live` alias points at."""
     resources = transformed["Resources"]
     found: dict[str, str] = {}
-    for logical_id, resource in resources.items():
+    for resource in resources.values():
         if resource["Type"] != "AWS::Lambda::Alias":
             continue
         function = resource["Properties"]["FunctionName"]["Ref"]
