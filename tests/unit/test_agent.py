@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 from agents import set_tracing_disabled
@@ -199,3 +200,16 @@ async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(
     assert [type(i).__name__ for i in stored.data] == ["UserMessageItem"]
     assert not [i for i in stored.data if isinstance(i, AssistantMessageItem)]
     assert await tasks.list(ctx.user_id) == []
+
+
+async def test_local_model_reads_everyday_due_dates(moto_settings, tasks, ctx):
+    server = make_server(moto_settings, tasks, LocalTodoModel())
+    thread_id, events = await say(server, ctx, "Add a task to buy groceries by friday", None)
+    today = date.today()
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    assert assistant_text(events) == f"Added task #1: Buy groceries, due {friday.isoformat()}."
+    [effect] = [e for e in events if e["type"] == "client_effect"]
+    assert effect["data"]["task"]["due_date"] == friday.isoformat()
+    _, events = await say(server, ctx, "move task 1 to tomorrow evening", thread_id)
+    task = await tasks.get(ctx.user_id, 1)
+    assert (task.title, task.due_date) == ("Buy groceries", today + timedelta(days=1))
