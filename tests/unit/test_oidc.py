@@ -75,8 +75,9 @@ def test_user_claim_is_configurable_and_validated(idp):
     ("claims", "reason"),
     [
         ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not yet valid"),
-        ({"iat": int(time.time()) + 600}, "not yet valid"),
+        # A day ahead: computed at collection, and the full suite runs for many minutes.
+        ({"nbf": int(time.time()) + 86_400}, "not yet valid"),
+        ({"iat": int(time.time()) + 86_400}, "not yet valid"),
         ({"iss": "https://evil.example"}, "issuer"),
         ({"aud": "some-other-app"}, "(?i)audience"),
         ({"aud": None}, "aud"),
