@@ -30,8 +30,10 @@ def build_model(settings: Settings) -> Model:
     client = AsyncOpenAI(
         api_key=api_key.get_secret_value() if api_key else "none",
         base_url=settings.openai_base_url,
-        max_retries=2,
-        timeout=60.0,
+        # The client retries connection errors, 408/409/429 and 5xx itself, waiting as long as
+        # Retry-After asks (when reasonable): bounded here, never re-implemented.
+        max_retries=settings.openai_max_retries,
+        timeout=settings.openai_timeout_seconds,
     )
     if settings.openai_api == "chat_completions":
         return OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
