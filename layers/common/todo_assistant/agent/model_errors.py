@@ -128,22 +128,13 @@ def classify(error: BaseException) -> Failure:
         kind = "server_error"
     elif isinstance(error, ModelBehaviorError) and "response.failed" in str(error):
         kind = "server_error"
-    elif isinstance(error, httpx.TimeoutException) or _is_transport_error(error, "Timeout"):
+    elif isinstance(error, httpx.TimeoutException):
         kind = "timeout"
-    elif isinstance(error, httpx.TransportError) or _is_transport_error(error, "Error"):
-        # The connection dropped while the answer was streaming.
+    elif isinstance(error, httpx.TransportError):
+        # A client on plain httpx (the openai client wraps its own transport errors, also
+        # a connection that drops mid-stream, in APIConnectionError).
         kind = "connection_lost"
     return FAILURES[kind]
-
-
-def _is_transport_error(error: BaseException, suffix: str) -> bool:
-    # The openai client streams over its own copy of httpx (`httpx2`): same names.
-    module = type(error).__module__.split(".")[0]
-    return (
-        module == "httpx2"
-        and any(cls.__name__ == "TransportError" for cls in type(error).__mro__)
-        and type(error).__name__.endswith(suffix)
-    )
 
 
 def log_failure(failure: Failure, error: BaseException, *, model: str) -> None:
