@@ -16,6 +16,7 @@ are recorded for assertions (path, JSON body, headers).
 from __future__ import annotations
 
 import asyncio
+import threading
 import itertools
 import json
 import time
@@ -64,9 +65,16 @@ class Fail:
 
 @dataclass(frozen=True)
 class DropAfter:
-    """Stream this text, then cut the connection without the terminal event."""
+    """Stream this text, then cut the connection without the terminal event.
+
+    With a `gate`, the cut waits until the test opens it (say, once its client has seen the
+    text): the Agents SDK drops model events still queued when a run fails, so without it
+    how much of the text reaches the client would depend on timing.
+    """
 
     text: str
+    gate: threading.Event | None = field(default=None, compare=False)
+    deltas: int = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,11 @@ class RecordedRequest:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+
+
+async def _wait(gate: threading.Event | None) -> None:
+    if gate is not None and not await asyncio.to_thread(gate.wait, 20):
+        raise AssertionError("fake: the test never opened the gate")
 
 
 def _split(text: str, parts: int) -> list[str]:
@@ -244,13 +257,14 @@ class FakeOpenAI:
             part = {"type": "output_text", "text": "", "annotations": []}
             where = {"item_id": item_id, "output_index": 0, "content_index": 0}
             yield self._event({"type": "response.content_part.added", **where, "part": part})
-            deltas = plan.deltas if isinstance(plan, Say) else 2
+            deltas = plan.deltas
             for delta in _split(plan.text, deltas):
                 yield self._event(
                     {"type": "response.output_text.delta", **where, "delta": delta, "logprobs": []}
                 )
                 await asyncio.sleep(0)
             if isinstance(plan, DropAfter):
+                await _wait(plan.gate)
                 raise DroppedConnection
             text_part = {**part, "text": plan.text}
             yield self._event(
@@ -304,11 +318,12 @@ class FakeOpenAI:
             finish = "tool_calls"
         else:
             assert isinstance(plan, Say | DropAfter)
-            deltas = plan.deltas if isinstance(plan, Say) else 2
+            deltas = plan.deltas
             for delta in _split(plan.text, deltas):
                 yield self._chunk(chunk_id, body, **choice({"content": delta}))
                 await asyncio.sleep(0)
             if isinstance(plan, DropAfter):
+                await _wait(plan.gate)
                 raise DroppedConnection
             finish = "stop"
         yield self._chunk(chunk_id, body, **choice({}, finish))

@@ -11,6 +11,7 @@ from chatkit.types import (
     AssistantMessageItem,
     ChatKitReq,
     FeedbackKind,
+    ProgressUpdateEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -199,6 +200,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             thread_id=thread.id,
             new_item_id=new_id,
             model=self.model_name,
+            wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
         ):
             yield event
 

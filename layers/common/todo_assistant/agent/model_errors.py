@@ -20,7 +20,7 @@ OPENAI_MAX_RETRIES, honouring Retry-After) before a failure reaches this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -197,9 +197,15 @@ async def guard_model_failures(
     thread_id: str,
     new_item_id: Callable[[], str],
     model: str,
+    wake_event_reader: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[ThreadStreamEvent]:
     """Pass a turn's events through; when it fails, settle the thread and raise a
-    `CustomStreamError`, which ChatKit sends to the client as an `error` event."""
+    `CustomStreamError`, which ChatKit sends to the client as an `error` event.
+
+    `wake_event_reader`: when the run fails, ChatKit's `stream_agent_response` leaves its
+    reader of the agent context's event queue waiting forever, and asyncio later logs "Task
+    was destroyed but it is pending!" at error level; one event in the queue lets it finish.
+    """
     pending: dict[str, AssistantMessageItem] = {}
     try:
         async for event in events:
@@ -208,6 +214,8 @@ async def guard_model_failures(
     except Exception as error:
         failure = classify(error)
         log_failure(failure, error, model=model)
+        if wake_event_reader is not None:
+            await wake_event_reader()
         turn = current_turn()
         if turn is not None:
             turn.failed(failure.kind)
