@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import OpenAIStack
 from tests.support.chat import assistant_text
-from tests.support.fake_openai import Call, RecordedRequest, Say
+from tests.support.fake_openai import Call, FakeOpenAI, RecordedRequest, Say
 from todo_assistant.local.chat_client import (
     ChatKitClient,
     add_message_request,
@@ -104,9 +105,9 @@ def tool_names_of(request: RecordedRequest) -> list[str]:
     return [t["function"]["name"] if "function" in t else t["name"] for t in tools]
 
 
-async def table(stack: OpenAIStack, client: ChatKitClient) -> list[tuple[str, str, str]]:
+async def table(base_url: str, client: ChatKitClient) -> list[tuple[str, str, str]]:
     response = await client._http.get(
-        f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {client.client_secret}"}
+        f"{base_url}/tasks", headers={"Authorization": f"Bearer {client.client_secret}"}
     )
     response.raise_for_status()
     return [(t["title"], t["status"], t["priority"]) for t in response.json()["tasks"]]
@@ -120,8 +121,14 @@ async def thread_items(client: ChatKitClient, thread_id: str) -> list[dict[str, 
 
 
 async def test_a_long_conversation_with_tools(openai_stack: OpenAIStack, http, user_id):
-    fake = openai_stack.fake
-    client = ChatKitClient(openai_stack.base_url, http)
+    await run_conversation(openai_stack.base_url, openai_stack.fake, http, user_id)
+
+
+async def run_conversation(
+    base_url: str, fake: FakeOpenAI, http: httpx.AsyncClient, user_id: str
+) -> None:
+    """Seven turns, six with a tool call, checked after each turn."""
+    client = ChatKitClient(base_url, http)
     await client.sign_in(user_id)
     thread_id: str | None = None
     said: list[tuple[str, str]] = []
@@ -143,7 +150,7 @@ async def test_a_long_conversation_with_tools(openai_stack: OpenAIStack, http, u
         assert sent_history(requests[0]) == [*said, ("user", text)]
         said += [("user", text), ("assistant", answer)]
 
-        assert await table(openai_stack, client) == tasks
+        assert await table(base_url, client) == tasks
         items = await thread_items(client, thread_id)
         assert [(i["type"], i["content"][0]["text"]) for i in items] == [
             ("user_message" if role == "user" else "assistant_message", said_text)

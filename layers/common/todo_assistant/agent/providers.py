@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
 from openai import AsyncOpenAI
 
@@ -15,6 +17,9 @@ def build_model(settings: Settings) -> Model:
     if provider == "local":
         return LocalTodoModel(delay_seconds=settings.local_model_delay_ms / 1000)
     if provider == "litellm":
+        # LiteLLM otherwise downloads its model price list at import: a network call (with
+        # retries) in every cold start; the copy it ships is enough to call a model.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         try:
             from agents.extensions.models.litellm_model import LitellmModel
         except ImportError as error:  # the litellm extra is optional
