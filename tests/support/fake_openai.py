@@ -16,9 +16,9 @@ are recorded for assertions (path, JSON body, headers).
 from __future__ import annotations
 
 import asyncio
-import threading
 import itertools
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator

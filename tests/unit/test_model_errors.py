@@ -120,7 +120,8 @@ async def settle(*events: ThreadStreamEvent) -> tuple[list[ThreadStreamEvent], C
         woken.append(True)
 
     ids = iter(["msg_marker"])
-    with pytest.raises(CustomStreamError) as raised:
+
+    async def consume() -> None:
         async for event in guard_model_failures(
             broken(*events),
             thread_id="thr",
@@ -129,6 +130,9 @@ async def settle(*events: ThreadStreamEvent) -> tuple[list[ThreadStreamEvent], C
             wake_event_reader=wake,
         ):
             out.append(event)
+
+    with pytest.raises(CustomStreamError) as raised:
+        await consume()
     assert woken == [True]
     return out[len(events) :], raised.value
 
