@@ -16,14 +16,14 @@ from tests.e2e.conftest import Stack, start_stack
 from tests.e2e.test_openai_conversations import run_conversation
 from tests.support.fake_openai import FakeOpenAI
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
-litellm_model = pytest.importorskip("agents.extensions.models.litellm_model")
-
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def litellm_stack(moto_endpoint: str, fake_openai: FakeOpenAI) -> Iterator[Stack]:
+    # Imported here, not at collection: LiteLLM takes seconds to import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
+    litellm_model = pytest.importorskip("agents.extensions.models.litellm_model")
     settings = bound_settings(moto_endpoint, moto_endpoint)
     model = litellm_model.LitellmModel(
         model="openai/gpt-test", base_url=fake_openai.api_url, api_key="sk-test-not-a-real-key"

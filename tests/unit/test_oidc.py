@@ -74,9 +74,11 @@ def test_user_claim_is_configurable_and_validated(idp):
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not yet valid"),
-        ({"iat": int(time.time()) + 600}, "not yet valid"),
+        # Times are offsets from when the test runs (not from collection, which can be
+        # long before on a slow machine).
+        ({"exp": -120}, "expired"),
+        ({"nbf": 600}, "not yet valid"),
+        ({"iat": 600}, "not yet valid"),
         ({"iss": "https://evil.example"}, "issuer"),
         ({"aud": "some-other-app"}, "(?i)audience"),
         ({"aud": None}, "aud"),
@@ -85,6 +87,11 @@ def test_user_claim_is_configurable_and_validated(idp):
     ],
 )
 def test_claims_are_checked(idp, claims, reason):
+    now = int(time.time())
+    claims = {
+        name: now + value if name in ("exp", "nbf", "iat") and value is not None else value
+        for name, value in claims.items()
+    }
     refused(verifier_for(idp), idp.token("mallory", **claims), reason)
 
 
@@ -144,13 +151,16 @@ def test_algorithms_outside_the_allowed_list_are_refused(idp):
 
 
 def test_key_rotation_new_kid_is_fetched_once_per_cooldown(idp):
+    # Keys and tokens are made up front: generating them can outlast the short cooldown on a
+    # busy machine, and the checks below must run within it.
+    rotated = SigningKey.generate("RS256")
+    token = idp.token("alice", key=rotated)
+    burst = [idp.token("mallory", key=SigningKey.generate("ES256")) for _ in range(20)]
     verifier = verifier_for(idp, oidc_jwks_refresh_cooldown_seconds=0.2)
     assert verifier.verify(idp.token("alice")).user_id == "alice"
     assert idp.jwks_requests == 1
 
-    rotated = SigningKey.generate("RS256")
     idp.published.append(rotated)
-    token = idp.token("alice", key=rotated)
     # Right after a fetch the cooldown holds: an unknown kid does not hammer the provider.
     refused(verifier, token, "unknown signing key")
     assert idp.jwks_requests == 1
@@ -160,8 +170,8 @@ def test_key_rotation_new_kid_is_fetched_once_per_cooldown(idp):
 
     # A burst of tokens with unknown kids costs at most one more fetch.
     time.sleep(0.25)
-    for _ in range(20):
-        refused(verifier, idp.token("mallory", key=SigningKey.generate("ES256")), "unknown")
+    for unknown in burst:
+        refused(verifier, unknown, "unknown")
     assert idp.jwks_requests == 3
     # The old key still verifies while it is published (cached set).
     assert verifier.verify(idp.token("alice")).user_id == "alice"

@@ -27,7 +27,7 @@ from typing import Literal
 import httpx
 import openai
 from agents.exceptions import ModelBehaviorError
-from chatkit.errors import CustomStreamError
+from chatkit.errors import BaseStreamError, CustomStreamError
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
@@ -211,6 +211,8 @@ async def guard_model_failures(
         async for event in events:
             _track(pending, event)
             yield event
+    except BaseStreamError:
+        raise  # already a message meant for the user
     except Exception as error:
         failure = classify(error)
         log_failure(failure, error, model=model)
