@@ -34,12 +34,7 @@ from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
-from todo_assistant.runtime import (
-    build_client_secrets,
-    build_store,
-    build_task_service,
-    signing_key,
-)
+from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
@@ -77,7 +72,7 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
         store,
         agent,
         history_item_limit=settings.history_item_limit,
-        request_settings=request_settings(settings, signing_key(settings)),
+        request_settings=request_settings(settings),
     )
     return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
 
