@@ -17,7 +17,8 @@ WEB_STAMP := $(WEB)/node_modules/.package-lock.json
 .PHONY: help install dev web web-build web-test chat test lint dynamodb-local bench clean
 
 help:
-	@echo "make dev    - run the local stack on http://127.0.0.1:$(PORT) (embedded DynamoDB, local model)"
+	@echo "make dev    - run the local stack on http://127.0.0.1:$(PORT) (embedded DynamoDB; the local"
+	@echo "              model unless OPENAI_API_KEY is set, then OpenAI; MODEL_PROVIDER=... to choose)"
 	@echo "make web    - make dev plus the dashboard (front end) on http://127.0.0.1:$(WEB_PORT)"
 	@echo "make chat   - chat with it from this terminal (USER=alice, THREAD=thr_... to resume)"
 	@echo "make test   - install everything and run the whole test suite (incl. DynamoDB Local)"

@@ -12,6 +12,7 @@ import pytest
 from agents import set_tracing_disabled
 
 from tests.conftest import bound_settings
+from tests.support.fake_openai import FakeOpenAI, run_fake_openai
 from tests.support.live_server import live_server
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
@@ -81,3 +82,44 @@ def gated_stack(moto_endpoint: str) -> Iterator[Stack]:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as client:
         yield client
+
+
+@dataclass
+class OpenAIStack:
+    """The real apps built from settings alone (MODEL_PROVIDER=openai), on the fake server."""
+
+    base_url: str
+    settings: Settings
+    fake: FakeOpenAI
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with run_fake_openai() as fake:
+        yield fake
+
+
+def start_openai_stack(
+    moto_endpoint: str, fake: FakeOpenAI, api: str, **overrides: object
+) -> Iterator[OpenAIStack]:
+    settings = bound_settings(
+        moto_endpoint,
+        moto_endpoint,
+        model_provider="openai",
+        openai_api_key="sk-test-not-a-real-key",
+        openai_base_url=fake.api_url,
+        openai_api=api,
+        openai_model="gpt-test",
+        **overrides,
+    )
+    app = PathRouter(create_chatkit_app(settings), create_session_app(settings))
+    with live_server(app) as base_url:
+        yield OpenAIStack(base_url, settings, fake)
+
+
+@pytest.fixture(params=["responses", "chat_completions"])
+def openai_stack(
+    request: pytest.FixtureRequest, moto_endpoint: str, fake_openai: FakeOpenAI
+) -> Iterator[OpenAIStack]:
+    """The stack on each OpenAI API in turn (OPENAI_API=responses|chat_completions)."""
+    yield from start_openai_stack(moto_endpoint, fake_openai, request.param)

@@ -197,7 +197,12 @@ async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(
     errors = [e for e in events if e["type"] == "error"]
     assert errors and errors[-1]["allow_retry"] is True
     stored = await server.store.load_thread_items(thread_id, None, 20, "asc", ctx)
-    assert [type(i).__name__ for i in stored.data] == ["UserMessageItem"]
+    # The user's message, then the hidden marker that keeps the failed request out of the
+    # model's later history (agent/history.py); no assistant message.
+    assert [type(i).__name__ for i in stored.data] == ["UserMessageItem", "HiddenContextItem"]
+    assert stored.data[1].content == {"turn_failed": "internal"}
+    assert errors[-1]["message"] == "Something went wrong while answering. Please try again."
+    assert "upstream" not in json.dumps(events)
     assert not [i for i in stored.data if isinstance(i, AssistantMessageItem)]
     assert await tasks.list(ctx.user_id) == []
 

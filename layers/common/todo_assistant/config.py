@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4.1-mini"
     openai_api: Literal["responses", "chat_completions"] = "responses"
     litellm_model: str = "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"
+    # Requests to the model (agent/request_settings.py): the OpenAI client's own bounded
+    # retries (it honours Retry-After), the per-attempt timeout, whether OpenAI keeps the
+    # response (this backend keeps the history itself), and a cap on output tokens.
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    openai_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    openai_store: bool = False
+    max_output_tokens: int = Field(default=2_048, ge=16, le=128_000)
+    # Key of the per-user `safety_identifier` (an HMAC of the user id); defaults to the
+    # client-secret signing key. Set it to keep identifiers stable across key rotations.
+    safety_identifier_key: SecretStr | None = None
     local_model_delay_ms: int = Field(default=0, ge=0, le=5_000)
     history_item_limit: int = Field(default=40, ge=2, le=500)
 

@@ -76,6 +76,10 @@ class TurnMetrics:
     """
 
     tool_names: frozenset[str] = frozenset()
+    # The `x-request-id` of the request that started the turn (for log lines, never a metric).
+    request_id: str | None = None
+    # Why the turn failed, one of agent/model_errors.py's FAILURE_KINDS; None if it did not.
+    failure: str | None = None
     started: float = field(default_factory=time.perf_counter)
     first_event_ms: float | None = None
     duration_ms: float | None = None
@@ -90,6 +94,9 @@ class TurnMetrics:
 
     def error(self) -> None:
         self.errors += 1
+
+    def failed(self, kind: str) -> None:
+        self.failure = kind
 
     def tool_called(self, name: str) -> None:
         self.tools[name if name in self.tool_names else OTHER_TOOL] += 1
@@ -124,6 +131,10 @@ class TurnMetrics:
         if self.first_event_ms is not None:
             batch.milliseconds("TimeToFirstEventMs", self.first_event_ms)
         batch.flush()
+        if self.failure is not None:
+            failures = MetricsBatch(kind=self.failure)
+            failures.count("TurnFailures")
+            failures.flush()
         # EMF gives every metric of a line the same dimensions: one line per tool.
         for tool, calls in sorted(self.tools.items()):
             per_tool = MetricsBatch(tool=tool)
@@ -136,8 +147,10 @@ class TurnMetrics:
 _current_turn: ContextVar[TurnMetrics | None] = ContextVar("current_turn", default=None)
 
 
-def start_turn(tool_names: frozenset[str] = frozenset()) -> TurnMetrics:
-    turn = TurnMetrics(tool_names=tool_names)
+def start_turn(
+    tool_names: frozenset[str] = frozenset(), request_id: str | None = None
+) -> TurnMetrics:
+    turn = TurnMetrics(tool_names=tool_names, request_id=request_id)
     _current_turn.set(turn)
     return turn
 

@@ -11,6 +11,7 @@ from chatkit.types import (
     AssistantMessageItem,
     ChatKitReq,
     FeedbackKind,
+    ProgressUpdateEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -24,6 +25,9 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
+from todo_assistant.agent.history import HistoryConverter
+from todo_assistant.agent.model_errors import guard_model_failures
+from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
 from todo_assistant.store.chatkit_store import TodoStore
@@ -110,12 +114,15 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         *,
         history_item_limit: int = 40,
         converter: ThreadItemConverter | None = None,
+        request_settings: RequestSettings | None = None,
     ) -> None:
         super().__init__(store)
         self.chat_store = store
         self.agent = agent
         self.history_item_limit = history_item_limit
-        self.converter = converter or ThreadItemConverter()
+        # History every model path accepts (Chat Completions and LiteLLM included).
+        self.converter = converter or HistoryConverter()
+        self.request_settings = request_settings
         self.tool_call_counter = ToolCallCounter()
 
     async def process(
@@ -139,6 +146,11 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 yield chunk
         finally:
             await self.chat_store.flush(context)
+
+    @property
+    def model_name(self) -> str:
+        model = self.agent.model
+        return str(getattr(model, "model", None) or type(model).__name__)
 
     @property
     def tool_names(self) -> frozenset[str]:
@@ -168,11 +180,27 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             history,
             context=agent_context,
             hooks=self.tool_call_counter,
-            run_config=RunConfig(tracing_disabled=True, trace_include_sensitive_data=False),
+            run_config=RunConfig(
+                tracing_disabled=True,
+                trace_include_sensitive_data=False,
+                model_settings=(
+                    self.request_settings.for_user(context.user_id)
+                    if self.request_settings
+                    else None
+                ),
+            ),
         )
         events = stream_agent_response(agent_context, result)
-        async for event in remap_assistant_ids(
-            events, lambda: self.store.generate_item_id("message", thread, context)
+
+        def new_id() -> str:
+            return self.store.generate_item_id("message", thread, context)
+
+        async for event in guard_model_failures(
+            remap_assistant_ids(events, new_id),
+            thread_id=thread.id,
+            new_item_id=new_id,
+            model=self.model_name,
+            wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
         ):
             yield event
 

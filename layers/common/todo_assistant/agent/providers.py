@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
 from openai import AsyncOpenAI
 
@@ -15,6 +17,9 @@ def build_model(settings: Settings) -> Model:
     if provider == "local":
         return LocalTodoModel(delay_seconds=settings.local_model_delay_ms / 1000)
     if provider == "litellm":
+        # LiteLLM otherwise downloads its model price list at import: a network call (with
+        # retries) in every cold start; the copy it ships is enough to call a model.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         try:
             from agents.extensions.models.litellm_model import LitellmModel
         except ImportError as error:  # the litellm extra is optional
@@ -30,8 +35,10 @@ def build_model(settings: Settings) -> Model:
     client = AsyncOpenAI(
         api_key=api_key.get_secret_value() if api_key else "none",
         base_url=settings.openai_base_url,
-        max_retries=2,
-        timeout=60.0,
+        # The client retries connection errors, 408/409/429 and 5xx itself, waiting as long as
+        # Retry-After asks (when reasonable): bounded here, never re-implemented.
+        max_retries=settings.openai_max_retries,
+        timeout=settings.openai_timeout_seconds,
     )
     if settings.openai_api == "chat_completions":
         return OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)

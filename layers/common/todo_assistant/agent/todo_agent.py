@@ -17,16 +17,19 @@ add_task, list_tasks, complete_task, update_task and delete_task.
 - Always use a tool to read or change tasks; never invent tasks or numbers.
 - Refer to tasks as "#<number> <title>". A task can be named by number or by words of its title.
 - When a tool says several tasks match, list them and ask which one the user means.
-- Dates are YYYY-MM-DD; today is {today}.
+- Dates are YYYY-MM-DD.
 - Be brief and friendly. Confirm every change you made.
 """
+# The only part that changes (daily) comes last: the instructions and tools before it are the
+# same for every request, which is what OpenAI's prompt caching reuses.
+TODAY_LINE = "Today is {today}.\n"
 
 
 def _instructions(
     context: RunContextWrapper[AgentContext[RequestContext]],
     agent: Agent[AgentContext[RequestContext]],
 ) -> str:
-    return INSTRUCTIONS.format(today=date.today().isoformat())
+    return INSTRUCTIONS + TODAY_LINE.format(today=date.today().isoformat())
 
 
 def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[RequestContext]]:

@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from todo_assistant.agent.providers import build_model
+from todo_assistant.agent.request_settings import request_settings
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import Settings, get_settings
@@ -67,7 +68,12 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
     tasks = build_task_service(settings)
     store = build_store(settings)
     agent = build_todo_agent(build_model(settings), tasks)
-    server = TodoChatKitServer(store, agent, history_item_limit=settings.history_item_limit)
+    server = TodoChatKitServer(
+        store,
+        agent,
+        history_item_limit=settings.history_item_limit,
+        request_settings=request_settings(settings),
+    )
     return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
 
 
@@ -204,7 +210,8 @@ def create_chatkit_app(
             await _check_attachments(parsed, deps.server, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
-            turn = start_turn(deps.server.tool_names)
+            turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
+            request.state.turn = turn
             result = await deps.server.process(parsed, user)
         except Exception as error:
             raise _client_error(error) from None

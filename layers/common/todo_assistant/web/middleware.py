@@ -95,6 +95,10 @@ class AccessLogMiddleware:
         status = 0
         first_byte_ms: float | None = None
         request_id = _request_id(scope)
+        # Shared with the app (request.state): the endpoint reads the id and may leave the
+        # turn it started here, so this line can say how the turn ended.
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
 
         async def logging_send(message: Message) -> None:
             nonlocal status, first_byte_ms
@@ -113,17 +117,19 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, logging_send)
         finally:
-            logger.info(
-                "request",
-                extra={
-                    "http_method": scope.get("method"),
-                    "path": scope.get("path"),
-                    "status": status,
-                    "headers_ms": round(first_byte_ms or 0.0, 1),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "request_id": request_id,
-                },
-            )
+            fields: dict[str, object] = {
+                "http_method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "headers_ms": round(first_byte_ms or 0.0, 1),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "request_id": request_id,
+            }
+            # A streamed turn answers 200 before it can fail: say so here.
+            turn_failed = getattr(state.get("turn"), "failure", None)
+            if turn_failed is not None:
+                fields["turn_failed"] = turn_failed
+            logger.info("request", extra=fields)
 
 
 def _request_id(scope: Scope) -> str:

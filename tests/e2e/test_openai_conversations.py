@@ -1,0 +1,188 @@
+"""Whole conversations on both OpenAI APIs, over HTTP, against the fake OpenAI server.
+
+The apps are built from settings alone (MODEL_PROVIDER=openai, OPENAI_BASE_URL=<fake>/v1,
+OPENAI_API=responses|chat_completions), so the real client, model classes and converters run.
+After every turn: the tasks table, the thread as the client loads it, and what went out to
+the model (history, instructions, tools, request settings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import OpenAIStack
+from tests.support.chat import assistant_text
+from tests.support.fake_openai import Call, FakeOpenAI, RecordedRequest, Say
+from todo_assistant.local.chat_client import (
+    ChatKitClient,
+    add_message_request,
+    create_thread_request,
+)
+
+pytestmark = pytest.mark.e2e
+
+# (user text, the model's planned replies, the answer, the tasks table afterwards)
+CONVERSATION: list[tuple[str, list[Any], str, list[tuple[str, str, str]]]] = [
+    (
+        "Add a task to buy milk",
+        [Call("add_task", {"title": "Buy milk"}), Say("Added task #1: Buy milk.")],
+        "Added task #1: Buy milk.",
+        [("Buy milk", "pending", "medium")],
+    ),
+    (
+        "Also call mom, that one is urgent",
+        [
+            Call("add_task", {"title": "Call mom", "priority": "high"}),
+            Say("Added task #2: Call mom (high priority)."),
+        ],
+        "Added task #2: Call mom (high priority).",
+        [("Buy milk", "pending", "medium"), ("Call mom", "pending", "high")],
+    ),
+    (
+        "What's pending?",
+        [Call("list_tasks", {"status": "pending"}), Say("Two tasks: #1 Buy milk, #2 Call mom.")],
+        "Two tasks: #1 Buy milk, #2 Call mom.",
+        [("Buy milk", "pending", "medium"), ("Call mom", "pending", "high")],
+    ),
+    (
+        "I bought the milk",
+        [Call("complete_task", {"task": "milk"}), Say("Completed #1 Buy milk.")],
+        "Completed #1 Buy milk.",
+        [("Buy milk", "completed", "medium"), ("Call mom", "pending", "high")],
+    ),
+    (
+        "Rename 2 to call dad",
+        [Call("update_task", {"task": "2", "title": "Call dad"}), Say("Renamed #2 to Call dad.")],
+        "Renamed #2 to Call dad.",
+        [("Buy milk", "completed", "medium"), ("Call dad", "pending", "high")],
+    ),
+    (
+        "Actually delete it",
+        [Call("delete_task", {"task": "2"}), Say("Deleted #2 Call dad.")],
+        "Deleted #2 Call dad.",
+        [("Buy milk", "completed", "medium")],
+    ),
+    (
+        "Thanks!",
+        [Say("You're welcome!", deltas=1)],
+        "You're welcome!",
+        [("Buy milk", "completed", "medium")],
+    ),
+]
+
+
+def sent_history(request: RecordedRequest) -> list[tuple[str, str]]:
+    """(role, text) of the user and assistant messages a request carried, either API."""
+    body = request.body
+    if request.path.endswith("/chat/completions"):
+        messages = body["messages"]
+    else:
+        messages = [m for m in body["input"] if m.get("type", "message") == "message"]
+    out = []
+    for message in messages:
+        if message["role"] not in ("user", "assistant"):
+            continue
+        content = message["content"]
+        if not isinstance(content, str):
+            content = "".join(part.get("text", "") for part in content)
+        out.append((message["role"], content))
+    return out
+
+
+def instructions_of(request: RecordedRequest) -> str:
+    if request.path.endswith("/chat/completions"):
+        first = request.body["messages"][0]
+        assert first["role"] in ("system", "developer")
+        return str(first["content"])
+    return str(request.body["instructions"])
+
+
+def tool_names_of(request: RecordedRequest) -> list[str]:
+    tools = request.body["tools"]
+    return [t["function"]["name"] if "function" in t else t["name"] for t in tools]
+
+
+async def table(base_url: str, client: ChatKitClient) -> list[tuple[str, str, str]]:
+    response = await client._http.get(
+        f"{base_url}/tasks", headers={"Authorization": f"Bearer {client.client_secret}"}
+    )
+    response.raise_for_status()
+    return [(t["title"], t["status"], t["priority"]) for t in response.json()["tasks"]]
+
+
+async def thread_items(client: ChatKitClient, thread_id: str) -> list[dict[str, Any]]:
+    page = await client.request(
+        {"type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}}
+    )
+    return list(page["data"])
+
+
+async def test_a_long_conversation_with_tools(openai_stack: OpenAIStack, http, user_id):
+    await run_conversation(openai_stack.base_url, openai_stack.fake, http, user_id)
+
+
+async def run_conversation(
+    base_url: str, fake: FakeOpenAI, http: httpx.AsyncClient, user_id: str
+) -> None:
+    """Seven turns, six with a tool call, checked after each turn."""
+    client = ChatKitClient(base_url, http)
+    await client.sign_in(user_id)
+    thread_id: str | None = None
+    said: list[tuple[str, str]] = []
+    for turn, (text, plans, answer, tasks) in enumerate(CONVERSATION, start=1):
+        fake.script(*plans)
+        first_request = len(fake.requests)
+        payload = add_message_request(thread_id, text) if thread_id else create_thread_request(text)
+        events = [event async for event in client.stream(payload)]
+        assert not [e for e in events if e["type"] == "error"], (turn, events)
+        if thread_id is None:
+            thread_id = events[0]["thread"]["id"]
+        assert assistant_text(events) == answer
+        assert not fake.plans, f"turn {turn} left scripted replies unused"
+
+        # What went out: every earlier message in order (assistant ones as plain text), then
+        # this one; one request per planned reply (the tool call, then the answer).
+        requests = fake.requests[first_request:]
+        assert len(requests) == len(plans)
+        assert sent_history(requests[0]) == [*said, ("user", text)]
+        said += [("user", text), ("assistant", answer)]
+
+        assert await table(base_url, client) == tasks
+        items = await thread_items(client, thread_id)
+        assert [(i["type"], i["content"][0]["text"]) for i in items] == [
+            ("user_message" if role == "user" else "assistant_message", said_text)
+            for role, said_text in said
+        ]
+        # Each answer saved under its own id (Chat Completions streams "__fake_id__").
+        ids = [i["id"] for i in items]
+        assert len(set(ids)) == len(ids)
+        assert not any("fake" in i for i in ids)
+
+    # The prefix is the same on every request: instructions first, then the same tools.
+    assert len({instructions_of(r) for r in fake.requests}) == 1
+    assert instructions_of(fake.requests[0]).startswith("You are the assistant inside a Todo app")
+    assert len({tuple(tool_names_of(r)) for r in fake.requests}) == 1
+
+
+async def test_request_settings_reach_the_model(openai_stack: OpenAIStack, http, user_id):
+    fake = openai_stack.fake
+    settings = openai_stack.settings
+    ids = []
+    for user in (user_id, user_id, f"{user_id}-other"):
+        client = ChatKitClient(openai_stack.base_url, http)
+        await client.sign_in(user)
+        fake.script(Say("Hi!"))
+        events = [e async for e in client.stream(create_thread_request("hello"))]
+        assert assistant_text(events) == "Hi!"
+        body = fake.requests[-1].body
+        assert body["store"] is False
+        cap = "max_output_tokens" if "input" in body else "max_tokens"
+        assert body[cap] == settings.max_output_tokens
+        ids.append(body["safety_identifier"])
+        assert user not in body["safety_identifier"]
+    # Stable per user, different between users, never the id itself.
+    assert ids[0] == ids[1] != ids[2]
+    assert ids[0].startswith("u_") and len(ids[0]) == 34
