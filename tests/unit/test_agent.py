@@ -34,7 +34,7 @@ def ctx(user_id: str) -> RequestContext:
 
 
 def make_server(settings: Settings, tasks: TaskService, model) -> TodoChatKitServer:
-    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks))
+    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks), tasks=tasks)
 
 
 async def test_local_model_conversation_changes_the_database(moto_settings, tasks, ctx):
