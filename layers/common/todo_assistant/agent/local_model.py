@@ -137,7 +137,7 @@ def reply_after_tool(items: list[TResponseInputItem], name: str, output: str) ->
         and result.get("widget")
         and result.get("tasks")
     ):
-        return f"Here are your {result.get('message')}."
+        return f"You have {result.get('message')}."
     return describe_tool_result(name, output)
 
 
