@@ -102,7 +102,7 @@ def task_rows(widget: dict[str, Any]) -> list[dict[str, Any]]:
                     (
                         part["label"],
                         action.get("type"),
-                        action.get("handler", "server"),
+                        action.get("handler"),
                         action.get("payload"),
                     )
                 )

@@ -10,12 +10,12 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem
 
 from tests.support.chat import (
-    task_rows,
-    widget_items,
     assistant_text,
     request_json,
     say,
+    task_rows,
     text_deltas,
+    widget_items,
 )
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.agent.local_model import LocalTodoModel
