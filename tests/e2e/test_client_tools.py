@@ -3,6 +3,7 @@ answers with `threads.add_client_tool_output`, and the model goes on from there.
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from typing import Any
 
@@ -10,9 +11,11 @@ import httpx
 import pytest
 
 from tests.support.chat import assistant_text
+from todo_assistant.local import chat_cli
 from todo_assistant.local.chat_client import (
     ChatKitClient,
     add_message_request,
+    client_tool_output_request,
     create_thread_request,
 )
 
@@ -37,11 +40,7 @@ async def thread_with_tasks(client: ChatKitClient) -> str:
     return thread_id
 
 
-def tool_output_request(thread_id: str, result: Any) -> dict[str, Any]:
-    return {
-        "type": "threads.add_client_tool_output",
-        "params": {"thread_id": thread_id, "result": result},
-    }
+tool_output_request = client_tool_output_request
 
 
 async def items(client: ChatKitClient, thread_id: str) -> list[dict[str, Any]]:
@@ -194,3 +193,15 @@ async def test_the_browser_can_say_it_failed(stack, http):
     assert assistant_text(events) == (
         "The dashboard could not do that: the editor is not available here"
     )
+
+
+async def test_the_terminal_chat_plays_the_dashboard(stack, capsys):
+    user = f"user-{uuid.uuid4().hex[:12]}"
+    for message in ("Add a task to buy milk", "Show me all my tasks", "Select task 1"):
+        args = argparse.Namespace(url=stack.base_url, user=user, thread=None, message=message)
+        assert await chat_cli.run(args) == 0
+    out = capsys.readouterr().out
+    assert "  … Adding task…" in out
+    assert "  | [ ] #1 Buy milk (medium priority)" in out
+    assert "  [dashboard: select_task {'number': 1}]" in out
+    assert "assistant> Task #1 is selected on the board." in out
