@@ -97,27 +97,28 @@ async def test_oversized_body_is_413_and_writes_nothing(stack, http, signed_in):
 
 @pytest.mark.parametrize(
     ("token", "reason"),
+    # Built when the test runs, not at collection: a long suite must not age them.
     [
-        (None, "Missing bearer token"),
-        ("Basic dXNlcjpwYXNz", "Missing bearer token"),
-        ("not-a-jwt", "malformed"),
+        (lambda: None, "Missing bearer token"),
+        (lambda: "Basic dXNlcjpwYXNz", "Missing bearer token"),
+        (lambda: "not-a-jwt", "malformed"),
         (
-            forge_client_secret(
+            lambda: forge_client_secret(
                 DEV_KEY, "mallory", exp=int(time.time()) - 3600, iat=int(time.time()) - 4000
             ),
             "expired",
         ),
         (
-            forge_client_secret("dev-insecure-some-other-key-0123456789abcdef", "mallory"),
+            lambda: forge_client_secret("dev-insecure-some-other-key-0123456789abcdef", "mallory"),
             "Signature",
         ),
-        (forge_client_secret(DEV_KEY, "mallory", kid="k9"), "unknown signing key"),
-        (forge_client_secret(DEV_KEY, "mallory", aud="someone-else"), "audience"),
-        (forge_client_secret(DEV_KEY, "mallory", typ="id-token"), "not a client secret"),
+        (lambda: forge_client_secret(DEV_KEY, "mallory", kid="k9"), "unknown signing key"),
+        (lambda: forge_client_secret(DEV_KEY, "mallory", aud="someone-else"), "audience"),
+        (lambda: forge_client_secret(DEV_KEY, "mallory", typ="id-token"), "not a client secret"),
     ],
 )
 async def test_bad_tokens_are_401_and_write_nothing(stack, http, token, reason):
-    response = await post_chatkit(http, stack, create_thread_request("Add a task to hack"), token)
+    response = await post_chatkit(http, stack, create_thread_request("Add a task to hack"), token())
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     body = response.json()
