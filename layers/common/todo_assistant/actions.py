@@ -135,10 +135,8 @@ class TaskActions:
     async def _apply(self, kind: str, user: str, number: int) -> tuple[Task, RowState, str | None]:
         """(task as shown now, its row state, the change made: an effect action or None)."""
         if kind == COMPLETE:
-            task = await self.tasks.get(user, number)
-            if task.status is TaskStatus.COMPLETED:
-                return task, "normal", None  # a second click changes nothing
-            return await self.tasks.complete(user, number), "normal", "completed"
+            task, changed = await self.tasks.complete_if_pending(user, number)
+            return task, "normal", "completed" if changed else None  # a second click: nothing
         if kind == REOPEN:
             task = await self.tasks.get(user, number)
             if task.status is TaskStatus.PENDING:
