@@ -145,11 +145,13 @@ def test_algorithms_outside_the_allowed_list_are_refused(idp):
 
 
 def test_key_rotation_new_kid_is_fetched_once_per_cooldown(idp):
+    # The new key and its token are made first: RSA key generation on a busy machine can take
+    # longer than the cooldown, which would then be over before the check below.
+    rotated = SigningKey.generate("RS256")
     verifier = verifier_for(idp, oidc_jwks_refresh_cooldown_seconds=0.2)
     assert verifier.verify(idp.token("alice")).user_id == "alice"
     assert idp.jwks_requests == 1
 
-    rotated = SigningKey.generate("RS256")
     idp.published.append(rotated)
     token = idp.token("alice", key=rotated)
     # Right after a fetch the cooldown holds: an unknown kid does not hammer the provider.
