@@ -226,7 +226,7 @@ def measure(
 def dynamo_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None]:
     prepare_aws_resources(settings)
     tasks = build_task_service(settings)
-    server = TodoChatKitServer(build_store(settings), build_todo_agent_for(tasks))
+    server = TodoChatKitServer(build_store(settings), build_todo_agent_for(tasks), tasks=tasks)
     deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
     app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
     counter = DynamoCallCounter()
@@ -237,7 +237,7 @@ def dynamo_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None
 def memory_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None]:
     tasks = TaskService(MemoryTaskRepository())
     store = MemoryChatKitStore()
-    server = TodoChatKitServer(store, build_todo_agent_for(tasks))
+    server = TodoChatKitServer(store, build_todo_agent_for(tasks), tasks=tasks)
     secrets = build_client_secrets(settings)
     session = create_session_app(settings, SessionDependencies(secrets=secrets, tasks=tasks))
     chatkit = create_chatkit_app(settings, ChatKitDependencies(server=server, secrets=secrets))

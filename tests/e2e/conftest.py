@@ -59,7 +59,7 @@ class Stack:
 
 def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
     tasks = build_task_service(settings)
-    server = TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks))
+    server = TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks), tasks=tasks)
     deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
     app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
     with live_server(app) as base_url:

@@ -57,7 +57,7 @@ async def run_full_conversation(stack, http, user_id):
     thread_id = events[0]["thread"]["id"]
 
     events = await collect(client, add_message_request(thread_id, "Show me all my tasks"))
-    assert assistant_text(events) == "You have 1 task:\n- [ ] #1 Buy groceries"
+    assert assistant_text(events) == "You have 1 task."
     assert not [e for e in events if e["type"] in ("thread.created", "error")]
 
     second = await collect(client, create_thread_request("What's pending?"))
@@ -75,12 +75,17 @@ async def run_full_conversation(stack, http, user_id):
     items = await client.request(
         {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20, "order": "asc"}}
     )
-    kinds = [(i["type"], i.get("content", [{}])[0].get("text")) for i in items["data"]]
+    kinds = [
+        (i["type"], i.get("content", [{}])[0].get("text") or i.get("copy_text"))
+        for i in items["data"]
+    ]
     assert kinds == [
         ("user_message", "Add a task to buy groceries"),
+        ("widget", "Task added: [ ] #1 Buy groceries (medium priority)"),
         ("assistant_message", "Added task #1: Buy groceries."),
         ("user_message", "Show me all my tasks"),
-        ("assistant_message", "You have 1 task:\n- [ ] #1 Buy groceries"),
+        ("widget", "1 task\n[ ] #1 Buy groceries (medium priority)"),
+        ("assistant_message", "You have 1 task."),
     ]
     first_user_item = items["data"][0]["id"]
 
@@ -90,14 +95,14 @@ async def run_full_conversation(stack, http, user_id):
     assert renamed["title"] == "Shopping"
     loaded = await client.request({"type": "threads.get_by_id", "params": {"thread_id": thread_id}})
     assert loaded["title"] == "Shopping"
-    assert len(loaded["items"]["data"]) == 4
+    assert len(loaded["items"]["data"]) == 6
 
     feedback = await client.request(
         {
             "type": "items.feedback",
             "params": {
                 "thread_id": thread_id,
-                "item_ids": [items["data"][1]["id"]],
+                "item_ids": [items["data"][2]["id"]],
                 "kind": "positive",
             },
         }
@@ -116,7 +121,7 @@ async def run_full_conversation(stack, http, user_id):
     items = await client.request(
         {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20, "order": "asc"}}
     )
-    assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"]
+    assert [i["type"] for i in items["data"]] == ["user_message", "widget", "assistant_message"]
 
     assert (
         await client.request({"type": "threads.delete", "params": {"thread_id": thread_id}}) == {}
@@ -172,10 +177,14 @@ async def test_a_user_sees_only_their_own_threads(stack, http, user_id):
             headers={"Authorization": f"Bearer {bob.client_secret}"},
         )
         assert response.status_code == 404, payload["type"]
-    # Alice's thread is untouched: same title, same two items, her task still there.
+    # Alice's thread is untouched: same title, same three items, her task still there.
     loaded = await alice.request({"type": "threads.get_by_id", "params": {"thread_id": thread_id}})
     assert loaded["title"] == "Add a task to buy milk"
-    assert len(loaded["items"]["data"]) == 2
+    assert [i["type"] for i in loaded["items"]["data"]] == [
+        "user_message",
+        "widget",
+        "assistant_message",
+    ]
     tasks = await http.get(
         f"{stack.base_url}/tasks", headers={"Authorization": f"Bearer {alice.client_secret}"}
     )

@@ -71,12 +71,12 @@ async def test_reader_disconnect_leaves_a_consistent_thread(gated_stack, http, u
             {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20, "order": "asc"}}
         )
         items = page["data"]
-        if len(items) >= 2:
+        if len(items) >= 3:
             break
         await asyncio.sleep(0.05)
     # The turn ran to completion after the reader left, and was saved whole.
-    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
-    assert items[1]["content"][0]["text"] == "Added task #1: Buy groceries."
+    assert [i["type"] for i in items] == ["user_message", "widget", "assistant_message"]
+    assert items[2]["content"][0]["text"] == "Added task #1: Buy groceries."
 
     # The thread keeps working afterwards.
     model.gate.set()

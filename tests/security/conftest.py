@@ -74,9 +74,11 @@ class Targets:
     attachment: str
     task: int
     own_thread: str  # the attacker's own thread (the same in both sets)
+    widget_item: str = ""  # A's task list widget, whose buttons B must not press
 
     def ids(self) -> list[str]:
-        return [self.thread, self.user_item, self.assistant_item, self.attachment]
+        ids = [self.thread, self.user_item, self.assistant_item, self.attachment]
+        return [*ids, self.widget_item] if self.widget_item else ids
 
 
 @dataclass
@@ -185,6 +187,12 @@ def world(oidc_stack: Stack, idp: IdentityProvider) -> Iterator[World]:
         ).json()["data"]
         user_item = next(i["id"] for i in items if i["type"] == "user_message")
         assistant_item = next(i["id"] for i in items if i["type"] == "assistant_message")
+        widget_item = next(
+            i["id"] for i in items if i["type"] == "widget" and "task-list" in str(i)
+        )
+        # A's thread ends on a client tool call waiting for A's browser to answer.
+        paused = sse_events(world.chatkit(a, add_message_request(thread, "Select task 1")))
+        assert any(e.get("item", {}).get("type") == "client_tool_call" for e in paused)
         feedback = {"thread_id": thread, "item_ids": [assistant_item], "kind": "positive"}
         assert world.chatkit(a, {"type": "items.feedback", "params": feedback}).status_code == 200
         attachment = f"atc_{uuid.uuid4().hex}"
@@ -204,6 +212,7 @@ def world(oidc_stack: Stack, idp: IdentityProvider) -> Iterator[World]:
             attachment=attachment,
             task=task.json()["number"],
             own_thread=own_thread,
+            widget_item=widget_item,
         )
         world.a_texts = [texts[0], "secret recipe", "Call the bank", "statement.pdf"]
         kinds = {row.get("kind", {}).get("S") for row in partition_items(world.settings, a.id)}

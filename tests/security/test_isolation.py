@@ -103,6 +103,39 @@ CHATKIT_PROBES: dict[str, Probe] = {
         "type": "threads.sync_custom_action",
         "params": {**action(t, t.assistant_item), "thread_id": t.own_thread},
     },
+    # A's task widget: its buttons, pressed by B through A's thread or B's own.
+    "threads.custom_action(widget)": lambda t: {
+        "type": "threads.custom_action",
+        "params": action(t, t.widget_item),
+    },
+    "threads.custom_action(own thread, widget)": lambda t: {
+        "type": "threads.custom_action",
+        "params": {**action(t, t.widget_item), "thread_id": t.own_thread},
+    },
+    "threads.custom_action(own thread, widget, delete)": lambda t: {
+        "type": "threads.custom_action",
+        "params": {
+            "thread_id": t.own_thread,
+            "item_id": t.widget_item,
+            "action": {"type": "task.delete.confirm", "payload": {"number": t.task}},
+        },
+    },
+    "threads.sync_custom_action(widget)": lambda t: {
+        "type": "threads.sync_custom_action",
+        "params": action(t, t.widget_item),
+    },
+    "threads.sync_custom_action(own thread, widget)": lambda t: {
+        "type": "threads.sync_custom_action",
+        "params": {**action(t, t.widget_item), "thread_id": t.own_thread},
+    },
+    "threads.sync_custom_action(own thread, widget, reopen)": lambda t: {
+        "type": "threads.sync_custom_action",
+        "params": {
+            "thread_id": t.own_thread,
+            "item_id": t.widget_item,
+            "action": {"type": "task.reopen", "payload": {"number": 1}},
+        },
+    },
     "threads.add_client_tool_output": lambda t: {
         "type": "threads.add_client_tool_output",
         "params": {"thread_id": t.thread, "result": {"ok": True}},
@@ -143,6 +176,7 @@ def fake_targets(real: Targets) -> Targets:
         attachment=f"atc_{new_id('x')[2:]}",
         task=real.task + 10_000,
         own_thread=real.own_thread,
+        widget_item=new_id("msg"),
     )
 
 
@@ -220,6 +254,8 @@ def test_thread_list_shows_only_the_callers_threads(world, cases):
         "Delete task 2",
         "Rename task 1 to owned",
         "Delete the bank task",
+        "Select task 2",
+        "Open task 2 for editing",
     ],
 )
 def test_the_assistant_only_reaches_the_callers_tasks(world, cases, text):
@@ -275,4 +311,40 @@ def test_odd_task_numbers_reach_nothing(world, cases, number):
         )
         cases.tried()
         assert response.status_code in (400, 404), response.text
+    assert world.snapshot(world.a, world.b) == before
+
+
+def test_a_widget_button_reaches_only_the_callers_own_tasks(world, cases):
+    """B's own task widget, its payload forged to name A's task numbers: refused as a task the
+    widget does not show, exactly as a number nobody owns, and nothing changes anywhere."""
+    own = world.a_targets.own_thread
+    sse_events(world.chatkit(world.b, add_message_request(own, "Add a task to plan a trip")))
+    listed = sse_events(world.chatkit(world.b, add_message_request(own, "Show me all my tasks")))
+    widget = next(
+        e["item"]["id"]
+        for e in listed
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
+    )
+    before = world.snapshot(world.a, world.b)
+    for kind in ("task.complete", "task.reopen", "task.delete", "task.delete.confirm"):
+        for request_type in ("threads.sync_custom_action", "threads.custom_action"):
+            answers = []
+            for number in (world.a_targets.task, world.a_targets.task + 10_000):
+                body = {
+                    "type": request_type,
+                    "params": {
+                        "thread_id": own,
+                        "item_id": widget,
+                        "action": {"type": kind, "payload": {"number": number}},
+                    },
+                }
+                response = world.chatkit(world.b, body)
+                cases.tried()
+                assert_no_leak(world, response)
+                answers.append(
+                    (response.status_code, response.text.replace(f"#{number} ", "#<n> "))
+                )
+            assert answers[0] == answers[1]
+            assert answers[0][0] in (200, 400), answers[0]
+            assert "is not shown in this widget" in answers[0][1]
     assert world.snapshot(world.a, world.b) == before

@@ -61,3 +61,55 @@ def text_deltas(events: list[dict[str, Any]]) -> list[str]:
         if event["type"] == "thread.item.updated"
         and event["update"]["type"] == "assistant_message.content_part.text_delta"
     ]
+
+
+def widget_items(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The widget items completed in a stream."""
+    return [
+        event["item"]
+        for event in events
+        if event["type"] == "thread.item.done" and event["item"]["type"] == "widget"
+    ]
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        children = node.get("children")
+        for child in children if isinstance(children, list) else [children]:
+            yield from _walk(child)
+
+
+def task_rows(widget: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a task widget shows per task: number, title line, badges, due date and buttons
+    as (label, action type, handler, payload)."""
+    rows = []
+    for node in _walk(widget):
+        key = node.get("key") or ""
+        if not (key.startswith("task-") and key[5:].isdigit()):
+            continue
+        row: dict[str, Any] = {"number": int(key[5:]), "due": None, "buttons": []}
+        for part in _walk(node):
+            if part.get("key") == "title":
+                row["title"] = part["value"]
+            elif part.get("key") in ("status", "priority"):
+                row[part["key"]] = part["label"]
+            elif part.get("key") == "due":
+                row["due"] = part["value"]
+            elif part.get("type") == "Button":
+                action = part.get("onClickAction") or {}
+                row["buttons"].append(
+                    (
+                        part["label"],
+                        action.get("type"),
+                        action.get("handler"),
+                        action.get("payload"),
+                    )
+                )
+        rows.append(row)
+    return rows
+
+
+def button_types(widget: dict[str, Any], number: int) -> list[str]:
+    row = next(r for r in task_rows(widget) if r["number"] == number)
+    return [button[1] for button in row["buttons"]]

@@ -10,7 +10,14 @@ from agents import set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem
 
-from tests.support.chat import assistant_text, request_json, say, text_deltas
+from tests.support.chat import (
+    assistant_text,
+    request_json,
+    say,
+    task_rows,
+    text_deltas,
+    widget_items,
+)
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
@@ -35,7 +42,7 @@ def ctx(user_id: str) -> RequestContext:
 
 
 def make_server(settings: Settings, tasks: TaskService, model) -> TodoChatKitServer:
-    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks))
+    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks), tasks=tasks)
 
 
 async def test_local_model_conversation_changes_the_database(moto_settings, tasks, ctx):
@@ -79,9 +86,10 @@ async def test_local_model_conversation_changes_the_database(moto_settings, task
     assert (await tasks.get(ctx.user_id, 3)).status is TaskStatus.COMPLETED
 
     _, events = await say(server, ctx, "What's pending?", thread_id)
-    reply = assistant_text(events)
-    assert reply.startswith("You have 3 pending tasks:")
-    assert "#3" not in reply
+    # The widget shows the details; the text stays short beside it.
+    assert assistant_text(events) == "You have 3 pending tasks."
+    [listed] = widget_items(events)
+    assert [row["number"] for row in task_rows(listed["widget"])] == [1, 2, 4]
 
     _, events = await say(server, ctx, "Delete the meeting task", thread_id)
     assert "Several tasks match" in assistant_text(events)
@@ -98,11 +106,17 @@ async def test_local_model_conversation_changes_the_database(moto_settings, task
     ]
 
     _, events = await say(server, ctx, "Show me all my tasks", thread_id)
-    assert assistant_text(events).splitlines() == [
-        "You have 3 tasks:",
-        "- [ ] #1 Buy groceries",
-        "- [ ] #2 call the team",
-        "- [x] #3 Call mom",
+    assert assistant_text(events) == "You have 3 tasks."
+    [listed] = widget_items(events)
+    assert [(r["title"], r["status"]) for r in task_rows(listed["widget"])] == [
+        ("#1 Buy groceries", "Pending"),
+        ("#2 call the team", "Pending"),
+        ("#3 Call mom", "Completed"),
+    ]
+    assert listed["copy_text"].splitlines()[1:] == [
+        "[ ] #1 Buy groceries (medium priority)",
+        "[ ] #2 call the team (medium priority)",
+        "[x] #3 Call mom (medium priority)",
     ]
 
     _, events = await say(server, ctx, "Mark task 9 as done", thread_id)
@@ -117,7 +131,7 @@ async def test_a_turn_reads_history_once(moto_settings, tasks, ctx):
     thread_id, _ = await say(server, ctx, "Add a task to buy groceries", None)
     with count_dynamodb_calls() as calls:
         _, events = await say(server, ctx, "Show me all my tasks", thread_id)
-    assert assistant_text(events).startswith("You have 1 task")
+    assert assistant_text(events) == "You have 1 task."
     # One Query for the history and one for the task list: the SDK's own "newest two items"
     # read at the start of the turn is answered from the history page.
     assert calls["Query"] == 2
@@ -153,8 +167,10 @@ async def test_scripted_model_sees_history_from_thread_items(moto_settings, task
     await say(server, ctx, "what did I ask you?", thread_id)
     history = model.calls[2].input
     roles = [item.get("role") for item in history if item.get("type") == "message"]
-    assert roles == ["user", "assistant", "user"]
+    # The task card the tool showed is part of the history (as a user-side description).
+    assert roles == ["user", "user", "assistant", "user"]
     assert history[0]["content"][0]["text"] == "please remember to walk the dog"
+    assert "#1 Walk the dog" in history[1]["content"][0]["text"]
     model.assert_complete()
 
     # "__fake_id__" from two turns did not collapse into one stored message.

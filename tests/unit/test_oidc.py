@@ -73,6 +73,7 @@ def test_user_claim_is_configurable_and_validated(idp):
 
 @pytest.mark.parametrize(
     ("claims", "reason"),
+    # Built when the test runs, not at collection: a long suite must not age them.
     [
         # Times are offsets from when the test runs (not from collection, which can be
         # long before on a slow machine).

@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
+from chatkit.actions import Action
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     AssistantMessageItem,
     ChatKitReq,
     FeedbackKind,
     ProgressUpdateEvent,
+    SyncCustomActionResponse,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
+    WidgetItem,
     is_streaming_req,
 )
 from pydantic import BaseModel, TypeAdapter
 
+from todo_assistant.actions import ActionOutcome, ActionRejected, TaskActions
 from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.model_errors import guard_model_failures
+from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
+from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
 from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.tasks.service import TaskService
 
 TITLE_MAX_CHARS = 60
 
@@ -75,7 +85,8 @@ async def remap_assistant_ids(
 
 
 class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
-    """Counts the agent's tool calls on the current turn's metrics (by tool name only)."""
+    """At every tool start: counts the call on the turn's metrics (by tool name only) and
+    shows the user a progress update ("Adding task…")."""
 
     async def on_tool_start(
         self,
@@ -86,6 +97,7 @@ class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
         turn = current_turn()
         if turn is not None:
             turn.tool_called(tool.name)
+        await announce_tool(context.context, tool.name)
 
 
 _REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -112,6 +124,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         store: TodoStore,
         agent: Agent[AgentContext[RequestContext]],
         *,
+        tasks: TaskService,
         history_item_limit: int = 40,
         converter: ThreadItemConverter | None = None,
         request_settings: RequestSettings | None = None,
@@ -119,6 +132,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         super().__init__(store)
         self.chat_store = store
         self.agent = agent
+        self.task_actions = TaskActions(tasks)
         self.history_item_limit = history_item_limit
         # History every model path accepts (Chat Completions and LiteLLM included).
         self.converter = converter or HistoryConverter()
@@ -172,9 +186,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             thread.id, None, self.history_item_limit, "desc", context
         )
         history = await self.converter.to_agent_input(list(reversed(recent.data)))
-        agent_context = AgentContext[RequestContext](
-            thread=thread, store=self.store, request_context=context
-        )
+        agent_context = TodoAgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
             history,
@@ -190,7 +202,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 ),
             ),
         )
-        events = stream_agent_response(agent_context, result)
+        events = with_task_sources(stream_agent_response(agent_context, result), agent_context)
 
         def new_id() -> str:
             return self.store.generate_item_id("message", thread, context)
@@ -212,3 +224,47 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> None:
         await self.chat_store.save_feedback(thread_id, item_ids, feedback, context)
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """A widget button, streamed: the widget is replaced in place, the effect follows."""
+        try:
+            outcome = await self._act(thread, action, sender, context)
+        except ActionRejected as error:
+            raise CustomStreamError(error.message, allow_retry=False) from None
+        yield ThreadItemReplacedEvent(item=outcome.item)
+        if outcome.record is not None:
+            yield ThreadItemDoneEvent(item=outcome.record)  # saved; never sent to the client
+        if outcome.effect is not None:
+            yield outcome.effect
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        """A widget button sent with `streaming: false`: answered at once, even while a reply
+        streams. There is no event stream for the effect: the front end refreshes its tasks
+        after the response. A refusal raises `ActionRejected` (a 4xx JSON answer)."""
+        outcome = await self._act(thread, action, sender, context)
+        await self.store.save_item(thread.id, outcome.item, context=context)
+        if outcome.record is not None:
+            await self.store.add_thread_item(thread.id, outcome.record, context=context)
+        return SyncCustomActionResponse(updated_item=outcome.item)
+
+    async def _act(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> ActionOutcome:
+        record_id = self.store.generate_item_id("message", thread, context)
+        return await self.task_actions.handle(thread, action, sender, context, record_id)

@@ -36,6 +36,12 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
+from todo_assistant.actions import recall_last_action
+from todo_assistant.agent.client_tools import (
+    CLIENT_TOOL_NAMES,
+    client_tool_reply,
+    parse_client_tool_request,
+)
 from todo_assistant.agent.intents import (
     HELP_TEXT,
     MAX_REQUEST_CHARS,
@@ -49,6 +55,8 @@ from todo_assistant.ids import new_id
 _CONTEXT_PREFIXES = ("The user is referring to this in particular", "# User-provided context")
 # How much of a message the "didn't catch that" reply quotes back.
 _QUOTED_CHARS = 80
+_HIDDEN_MARKERS = ("<SDK_HIDDEN_CONTEXT", "<HiddenContext>")
+_WHAT_DID_I_CLICK = re.compile(r"\bwhat did i (?:just )?(?:click|press|do)\b", re.IGNORECASE)
 
 
 def _field(item: Any, name: str) -> Any:
@@ -68,7 +76,11 @@ def latest_user_text(items: list[TResponseInputItem]) -> str:
                 for part in content or []
                 if _field(part, "type") == "input_text"
             )
-        if text and not text.startswith(_CONTEXT_PREFIXES) and "<SDK_HIDDEN_CONTEXT" not in text:
+        if (
+            text
+            and not text.startswith(_CONTEXT_PREFIXES)
+            and not any(marker in text for marker in _HIDDEN_MARKERS)
+        ):
             return text
     return ""
 
@@ -95,6 +107,48 @@ def _quoted(text: str) -> str:
     return repr(short if len(short) <= _QUOTED_CHARS else short[:_QUOTED_CHARS] + "…")
 
 
+def _input_texts(items: list[TResponseInputItem]) -> list[str]:
+    texts: list[str] = []
+    for item in items:
+        content = _field(item, "content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(str(_field(part, "text") or "") for part in content)
+    return texts
+
+
+def _call_arguments(items: list[TResponseInputItem], call_id: object) -> dict[str, Any]:
+    for item in reversed(items):
+        if _field(item, "type") == "function_call" and _field(item, "call_id") == call_id:
+            try:
+                arguments = json.loads(str(_field(item, "arguments") or "{}"))
+            except ValueError:
+                return {}
+            return arguments if isinstance(arguments, dict) else {}
+    return {}
+
+
+def reply_after_tool(items: list[TResponseInputItem], name: str, output: str) -> str:
+    """The answer once a tool ran: short when a widget already shows the details."""
+    if name in CLIENT_TOOL_NAMES:
+        arguments = _call_arguments(items, _field(items[-1], "call_id"))
+        return client_tool_reply(name, arguments, output)
+    try:
+        result = json.loads(output)
+    except ValueError:
+        result = None
+    if (
+        name == "list_tasks"
+        and isinstance(result, dict)
+        and result.get("ok")
+        and result.get("widget")
+        and result.get("tasks")
+    ):
+        return f"You have {result.get('message')}."
+    return describe_tool_result(name, output)
+
+
 def split_deltas(text: str, words_per_delta: int = 3) -> list[str]:
     """Break a reply into word groups, keeping every space and newline."""
     tokens = re.findall(r"\S+\s*|\s+", text)
@@ -118,9 +172,12 @@ class LocalTodoModel(Model):
         tool_names = {tool.name for tool in tools}
         finished = pending_tool_result(items)
         if finished is not None:
-            return self._message(describe_tool_result(*finished))
+            return self._message(reply_after_tool(items, *finished))
         text = latest_user_text(items)
-        call = parse_request(text)
+        if _WHAT_DID_I_CLICK.search(text):
+            recalled = recall_last_action(_input_texts(items))
+            return self._message(recalled or "You haven't pressed any task buttons yet.")
+        call = parse_client_tool_request(text) or parse_request(text)
         if call is not None and call.name in tool_names:
             call_id = new_id("call")
             return ResponseFunctionToolCall(

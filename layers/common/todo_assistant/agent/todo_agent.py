@@ -7,6 +7,7 @@ from datetime import date
 from agents import Agent, Model, RunContextWrapper
 from chatkit.agents import AgentContext
 
+from todo_assistant.agent.client_tools import build_client_tools, stop_at_client_tool
 from todo_assistant.agent.tools import build_task_tools
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.service import TaskService
@@ -19,6 +20,10 @@ add_task, list_tasks, complete_task, update_task and delete_task.
 - When a tool says several tasks match, list them and ask which one the user means.
 - Dates are YYYY-MM-DD.
 - Be brief and friendly. Confirm every change you made.
+- When a tool result says "widget", the user already sees those tasks in a widget with buttons:
+  answer in one short sentence and do not repeat the task details.
+- show_tasks, select_task and open_task_editor act on the dashboard in the user's browser (its
+  board, selection and edit form); use them when the user asks for the board or the editor.
 """
 # The only part that changes (daily) comes last: the instructions and tools before it are the
 # same for every request, which is what OpenAI's prompt caching reuses.
@@ -37,5 +42,6 @@ def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[Req
         name="Todo assistant",
         instructions=_instructions,
         model=model,
-        tools=list(build_task_tools(tasks)),
+        tools=[*build_task_tools(tasks), *build_client_tools(tasks)],
+        tool_use_behavior=stop_at_client_tool,
     )

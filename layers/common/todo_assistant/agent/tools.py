@@ -3,6 +3,10 @@
 Every tool reads the user id from the ChatKit request context (a verified token), never from
 its arguments, so a model cannot be talked into touching another user's tasks. Tool outputs
 are single-line JSON: a newline in a tool output can end a ChatKit response early.
+
+Each tool also streams a task widget (a list, or a card for the task it changed) with working
+buttons (see `todo_assistant.widgets.tasks`); its output then says `"widget"` so the model
+keeps its answer short.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from chatkit.agents import AgentContext
 from chatkit.types import ClientEffectEvent
 from pydantic import ValidationError
 
+from todo_assistant.agent.sources import remember_tasks
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.models import (
     Priority,
@@ -29,6 +34,13 @@ from todo_assistant.tasks.service import (
     NoTaskMatches,
     TaskNotFound,
     TaskService,
+)
+from todo_assistant.widgets.tasks import (
+    RowState,
+    task_card_copy_text,
+    task_card_widget,
+    task_list_copy_text,
+    task_list_widget,
 )
 
 ToolContext = RunContextWrapper[AgentContext[RequestContext]]
@@ -75,6 +87,16 @@ async def _announce(ctx: ToolContext, action: str, task: Task) -> None:
     )
 
 
+async def _show_card(
+    ctx: ToolContext, task: Task, heading: str, state: RowState = "normal"
+) -> None:
+    """Stream the single-task card beside the answer; the answer can then stay short."""
+    remember_tasks(ctx.context, [task])
+    await ctx.context.stream_widget(
+        task_card_widget(task, heading, state), copy_text=task_card_copy_text(task, heading)
+    )
+
+
 def build_task_tools(service: TaskService) -> list[FunctionTool]:
     def user_of(ctx: ToolContext) -> str:
         return ctx.context.request_context.user_id
@@ -106,9 +128,13 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             return tool_result(False, f"Invalid task: {_first_error(error)}")
         task = await service.add(user_of(ctx), data)
         await _announce(ctx, "created", task)
+        await _show_card(ctx, task, "Task added")
         due = f", due {task.due_date.isoformat()}" if task.due_date else ""
         return tool_result(
-            True, f"Added task #{task.number}: {task.title}{due}", task=task_summary(task)
+            True,
+            f"Added task #{task.number}: {task.title}{due}",
+            task=task_summary(task),
+            widget="task_card",
         )
 
     @function_tool
@@ -128,7 +154,14 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         message = f"{len(tasks)} {label}task{'s' if len(tasks) != 1 else ''}"
         if text:
             message += f" matching {text!r}"
-        return tool_result(True, message, tasks=[task_summary(t) for t in tasks])
+        heading = message[:1].upper() + message[1:]
+        remember_tasks(ctx.context, tasks)
+        await ctx.context.stream_widget(
+            task_list_widget(tasks, heading), copy_text=task_list_copy_text(tasks, heading)
+        )
+        return tool_result(
+            True, message, tasks=[task_summary(t) for t in tasks], widget="task_list"
+        )
 
     @function_tool
     async def complete_task(ctx: ToolContext, task: str) -> str:
@@ -142,13 +175,20 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             done, changed = await service.complete_if_pending(user_of(ctx), number)
         except LookupError as error:
             return lookup_failure(error)
+        await _show_card(ctx, done, "Task completed")
         if not changed:
             return tool_result(
-                True, f"Task #{done.number} was already completed.", task=task_summary(done)
+                True,
+                f"Task #{done.number} was already completed.",
+                task=task_summary(done),
+                widget="task_card",
             )
         await _announce(ctx, "completed", done)
         return tool_result(
-            True, f"Completed task #{done.number}: {done.title}", task=task_summary(done)
+            True,
+            f"Completed task #{done.number}: {done.title}",
+            task=task_summary(done),
+            widget="task_card",
         )
 
     @function_tool
@@ -196,8 +236,12 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         except LookupError as error:
             return lookup_failure(error)
         await _announce(ctx, "updated", updated)
+        await _show_card(ctx, updated, "Task updated")
         return tool_result(
-            True, f"Updated task #{updated.number}: {updated.title}", task=task_summary(updated)
+            True,
+            f"Updated task #{updated.number}: {updated.title}",
+            task=task_summary(updated),
+            widget="task_card",
         )
 
     @function_tool
@@ -213,8 +257,12 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         except LookupError as error:
             return lookup_failure(error)
         await _announce(ctx, "deleted", deleted)
+        await _show_card(ctx, deleted, "Task deleted", "deleted")
         return tool_result(
-            True, f"Deleted task #{deleted.number}: {deleted.title}", task=task_summary(deleted)
+            True,
+            f"Deleted task #{deleted.number}: {deleted.title}",
+            task=task_summary(deleted),
+            widget="task_card",
         )
 
     return [add_task, list_tasks, complete_task, update_task, delete_task]

@@ -13,18 +13,41 @@ import httpx
 from todo_assistant.local.chat_client import (
     ChatKitClient,
     add_message_request,
+    client_tool_output_request,
     create_thread_request,
 )
 
 
 async def send(client: ChatKitClient, thread_id: str | None, text: str) -> str | None:
     payload = add_message_request(thread_id, text) if thread_id else create_thread_request(text)
+    thread_id, waiting = await show(client, payload, thread_id)
+    while waiting and thread_id:
+        # The terminal plays the dashboard: it acknowledges every client tool call.
+        answer = client_tool_output_request(thread_id, {"ok": True})
+        thread_id, waiting = await show(client, answer, thread_id)
+    return thread_id
+
+
+async def show(
+    client: ChatKitClient, payload: dict[str, Any], thread_id: str | None
+) -> tuple[str | None, bool]:
+    """Print one streamed answer; (thread id, whether a client tool call is waiting)."""
     printed_prefix = False
+    waiting = False
     async for event in client.stream(payload):
         kind = event.get("type")
+        item: dict[str, Any] = event.get("item") or {}
         if kind == "thread.created":
             thread_id = event["thread"]["id"]
             print(f"(thread {thread_id})", flush=True)
+        elif kind == "progress_update":
+            print(f"  … {event.get('text')}", flush=True)
+        elif kind == "thread.item.done" and item.get("type") == "widget":
+            for line in str(item.get("copy_text") or "").splitlines():
+                print(f"  | {line}", flush=True)
+        elif kind == "thread.item.done" and item.get("type") == "client_tool_call":
+            waiting = item.get("status") == "pending"
+            print(f"  [dashboard: {item.get('name')} {item.get('arguments')}]", flush=True)
         elif kind == "thread.item.updated":
             update: dict[str, Any] = event.get("update", {})
             if update.get("type") == "assistant_message.content_part.text_delta":
@@ -40,7 +63,7 @@ async def send(client: ChatKitClient, thread_id: str | None, text: str) -> str |
             print(f"\n[error: {event.get('message') or event.get('code')}]", flush=True)
     if printed_prefix:
         print(flush=True)
-    return thread_id
+    return thread_id, waiting
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -72,3 +72,11 @@ def add_message_request(thread_id: str, text: str) -> dict[str, Any]:
         "type": "threads.add_user_message",
         "params": {"thread_id": thread_id, "input": user_message(text)},
     }
+
+
+def client_tool_output_request(thread_id: str, result: Any) -> dict[str, Any]:
+    """The browser's answer to the pending client tool call of a thread."""
+    return {
+        "type": "threads.add_client_tool_output",
+        "params": {"thread_id": thread_id, "result": result},
+    }

@@ -26,6 +26,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
+from todo_assistant.actions import ActionRejected
+from todo_assistant.agent.client_tools import check_client_tool_output
 from todo_assistant.agent.providers import build_model
 from todo_assistant.agent.request_settings import request_settings
 from todo_assistant.agent.todo_agent import build_todo_agent
@@ -71,6 +73,7 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
     server = TodoChatKitServer(
         store,
         agent,
+        tasks=tasks,
         history_item_limit=settings.history_item_limit,
         request_settings=request_settings(settings),
     )
@@ -82,7 +85,7 @@ def sse_event(event: ErrorEvent) -> bytes:
 
 
 # What `_client_error` answers with a 4xx: the client's mistake, not a failed turn.
-_CLIENT_ERRORS = (ValidationError, NotFoundError, NotImplementedError, ValueError)
+_CLIENT_ERRORS = (ValidationError, NotFoundError, NotImplementedError, ValueError, ActionRejected)
 # How every ErrorEvent starts on the wire (its `type` field is serialized first); text the
 # model or user wrote is a JSON string there, its quotes escaped, so it cannot match.
 _ERROR_EVENT_PREFIX = b'data: {"type":"error"'
@@ -93,6 +96,8 @@ def _client_error(error: Exception) -> ApiError:
     """Map what the SDK raises on bad input to a 4xx; anything else is ours (5xx)."""
     if isinstance(error, ValidationError):
         return ApiError(400, "invalid_request", describe_validation_error(error))
+    if isinstance(error, ActionRejected):
+        return ApiError(error.status, error.code, error.message)
     if isinstance(error, NotFoundError):
         return ApiError(404, "not_found", "Thread, item or attachment not found.")
     if isinstance(error, NotImplementedError):
@@ -208,6 +213,7 @@ def create_chatkit_app(
         try:
             parsed = _REQUEST_ADAPTER.validate_json(body)
             await _check_attachments(parsed, deps.server, user)
+            await check_client_tool_output(parsed, deps.server.store, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
