@@ -24,11 +24,17 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
+from todo_assistant.agent.composer_input import ComposerInput, ComposerInputConverter
+from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
+from todo_assistant.store.attachments import S3AttachmentStore
 from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.tasks.service import TaskService
 
 TITLE_MAX_CHARS = 60
+# Model calls per turn: room for one tool call per line of an imported note (20) and a reply.
+MAX_MODEL_CALLS = 25
 
 
 def title_from_message(message: UserMessageItem) -> str | None:
@@ -110,12 +116,19 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         *,
         history_item_limit: int = 40,
         converter: ThreadItemConverter | None = None,
+        tasks: TaskService | None = None,
+        attachments: S3AttachmentStore | None = None,
+        models: ModelChoices | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, attachments)
         self.chat_store = store
         self.agent = agent
         self.history_item_limit = history_item_limit
         self.converter = converter or ThreadItemConverter()
+        # Tags and files are converted per turn, for the caller (composer_input.py).
+        self.tasks = tasks
+        self.attachments = attachments
+        self.models = models
         self.tool_call_counter = ToolCallCounter()
 
     async def process(
@@ -159,7 +172,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         recent = await self.store.load_thread_items(
             thread.id, None, self.history_item_limit, "desc", context
         )
-        history = await self.converter.to_agent_input(list(reversed(recent.data)))
+        history = await self.converter_for(context).to_agent_input(list(reversed(recent.data)))
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
@@ -168,13 +181,33 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             history,
             context=agent_context,
             hooks=self.tool_call_counter,
-            run_config=RunConfig(tracing_disabled=True, trace_include_sensitive_data=False),
+            max_turns=MAX_MODEL_CALLS,
+            run_config=RunConfig(
+                tracing_disabled=True,
+                trace_include_sensitive_data=False,
+                **self.composer_overrides(input_user_message),
+            ),
         )
         events = stream_agent_response(agent_context, result)
         async for event in remap_assistant_ids(
             events, lambda: self.store.generate_item_id("message", thread, context)
         ):
             yield event
+
+    def converter_for(self, context: RequestContext) -> ThreadItemConverter:
+        if self.tasks is None:
+            return self.converter
+        return ComposerInputConverter(ComposerInput(self.tasks, self.attachments, context))
+
+    def composer_overrides(self, message: UserMessageItem | None) -> dict[str, Any]:
+        """The model and tool the user picked in the composer for this message, if any."""
+        options = message.inference_options if message is not None else None
+        overrides: dict[str, Any] = {}
+        if self.models is not None and (model := self.models.model_for(options)) is not None:
+            overrides["model"] = model
+        if (settings := ModelChoices.model_settings_for(options)) is not None:
+            overrides["model_settings"] = settings
+        return overrides
 
     async def add_feedback(
         self,

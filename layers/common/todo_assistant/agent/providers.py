@@ -10,10 +10,14 @@ from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.secrets import openai_api_key
 
 
-def build_model(settings: Settings) -> Model:
+def build_model(settings: Settings, model_id: str | None = None) -> Model:
+    """The configured model, or the allowed model `model_id` of the same provider."""
     provider = settings.resolved_model_provider
     if provider == "local":
-        return LocalTodoModel(delay_seconds=settings.local_model_delay_ms / 1000)
+        return LocalTodoModel(
+            delay_seconds=settings.local_model_delay_ms / 1000,
+            name=model_id or settings.default_model,
+        )
     if provider == "litellm":
         try:
             from agents.extensions.models.litellm_model import LitellmModel
@@ -21,7 +25,7 @@ def build_model(settings: Settings) -> Model:
             raise ConfigurationError(
                 "MODEL_PROVIDER=litellm needs the litellm extra: pip install 'todo-assistant[litellm]'"
             ) from error
-        return LitellmModel(model=settings.litellm_model)
+        return LitellmModel(model=model_id or settings.litellm_model)
     api_key = openai_api_key(settings)
     if api_key is None and settings.openai_base_url is None:
         raise ConfigurationError(
@@ -33,6 +37,7 @@ def build_model(settings: Settings) -> Model:
         max_retries=2,
         timeout=60.0,
     )
+    name = model_id or settings.openai_model
     if settings.openai_api == "chat_completions":
-        return OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
-    return OpenAIResponsesModel(model=settings.openai_model, openai_client=client)
+        return OpenAIChatCompletionsModel(model=name, openai_client=client)
+    return OpenAIResponsesModel(model=name, openai_client=client)

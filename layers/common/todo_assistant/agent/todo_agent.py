@@ -7,6 +7,7 @@ from datetime import date
 from agents import Agent, Model, RunContextWrapper
 from chatkit.agents import AgentContext
 
+from todo_assistant.agent.page_context import render_page_context
 from todo_assistant.agent.tools import build_task_tools
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.service import TaskService
@@ -26,7 +27,9 @@ def _instructions(
     context: RunContextWrapper[AgentContext[RequestContext]],
     agent: Agent[AgentContext[RequestContext]],
 ) -> str:
-    return INSTRUCTIONS.format(today=date.today().isoformat())
+    instructions = INSTRUCTIONS.format(today=date.today().isoformat())
+    # Last, so nothing the browser sent can pose as a rule above it.
+    return instructions + render_page_context(context.context.request_context.page_context)
 
 
 def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[RequestContext]]:

@@ -7,6 +7,7 @@ function URL); `functions/chatkit` also wraps it in Mangum for buffered `sam loc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from chatkit.types import (
     ErrorEvent,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsDeleteReq,
 )
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
+from todo_assistant.agent.model_choice import ModelChoices
+from todo_assistant.agent.page_context import page_context_from_body
 from todo_assistant.agent.providers import build_model
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.auth.client_secrets import ClientSecretService
@@ -33,7 +37,12 @@ from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
-from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
+from todo_assistant.runtime import (
+    build_attachment_store,
+    build_client_secrets,
+    build_store,
+    build_task_service,
+)
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
@@ -67,7 +76,19 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
     tasks = build_task_service(settings)
     store = build_store(settings)
     agent = build_todo_agent(build_model(settings), tasks)
-    server = TodoChatKitServer(store, agent, history_item_limit=settings.history_item_limit)
+    models = ModelChoices(
+        settings.default_model,
+        settings.allowed_model_ids,
+        lambda model_id: build_model(settings, model_id),
+    )
+    server = TodoChatKitServer(
+        store,
+        agent,
+        history_item_limit=settings.history_item_limit,
+        tasks=tasks,
+        attachments=build_attachment_store(settings, store),
+        models=models,
+    )
     return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
 
 
@@ -106,8 +127,16 @@ async def _check_attachments(
         # The SDK would raise a RuntimeError (a 500); without a store this is unsupported.
         raise NotImplementedError("attachments are not enabled")
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        if server.models is not None:
+            server.models.check(request.params.input.inference_options, server.tool_names)
         for attachment_id in request.params.input.attachments:
-            await server.store.load_attachment(attachment_id, user)
+            attachment = await server.store.load_attachment(attachment_id, user)
+            if server.attachments is not None:
+                # The bytes as uploaded: present, within the cap, of the declared type.
+                await server.attachments.check_uploaded(attachment, user)
+    if isinstance(request, ThreadsDeleteReq) and server.attachments is not None:
+        # The thread's rows go next; its files (found through its messages) go first.
+        await server.attachments.delete_thread_attachments(request.params.thread_id, user)
 
 
 # Turns that outlive their reader; referenced here so they are not garbage-collected.
@@ -201,6 +230,9 @@ def create_chatkit_app(
         body = await request.body()
         try:
             parsed = _REQUEST_ADAPTER.validate_json(body)
+            if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
+                # ChatKit's input type has no `metadata`: the page context is read from the body.
+                user = dataclasses.replace(user, page_context=page_context_from_body(body))
             await _check_attachments(parsed, deps.server, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
