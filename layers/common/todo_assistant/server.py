@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
