@@ -63,6 +63,8 @@ def model_label(model_id: str) -> str:
 
 
 def attachments_enabled(settings: Settings) -> bool:
+    if settings.attachments_enabled is not None:
+        return settings.attachments_enabled
     # The bytes live in the bucket: without one there is nowhere to upload to.
     return bool(settings.large_item_bucket)
 

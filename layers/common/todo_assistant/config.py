@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     allowed_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # --- attachments (bytes in LARGE_ITEM_BUCKET) ------------------------------------------
+    # Unset: on wherever LARGE_ITEM_BUCKET is set. The session function (no bucket) sets it
+    # for GET /config; false turns uploads off everywhere.
+    attachments_enabled: bool | None = None
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
     history_item_limit: int = Field(default=40, ge=2, le=500)
 

@@ -113,9 +113,10 @@ def build_attachment_store(
     settings: Settings, store: DynamoChatKitStore
 ) -> S3AttachmentStore | None:
     """Attachment bytes live in the large-item bucket; without one, attachments are off."""
+    from todo_assistant.composer import attachments_enabled
     from todo_assistant.store.attachments import S3AttachmentStore
 
-    if not settings.large_item_bucket:
+    if not settings.large_item_bucket or not attachments_enabled(settings):
         return None
     return S3AttachmentStore(
         store, s3_client(settings), settings.large_item_bucket, settings.attachment_max_bytes
