@@ -134,11 +134,11 @@ class ComposerInput:
             return _text(f"[The user attached {name!r}, but it cannot be read: {error}]")
 
 
-class ComposerInputConverter(ThreadItemConverter):
-    """ChatKit's converter with tags and attachments of the caller handled."""
+class ComposerInputMixin:
+    """The two conversions ChatKit leaves to the integration, for a ThreadItemConverter
+    subclass: set `composer` (one caller's) before converting."""
 
-    def __init__(self, composer: ComposerInput) -> None:
-        self.composer = composer
+    composer: ComposerInput
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         return await self.composer.tag_to_message_content(tag)
@@ -147,6 +147,13 @@ class ComposerInputConverter(ThreadItemConverter):
         self, attachment: Attachment
     ) -> ResponseInputContentParam:
         return await self.composer.attachment_to_message_content(attachment)
+
+
+class ComposerInputConverter(ComposerInputMixin, ThreadItemConverter):
+    """ChatKit's converter with the caller's tags and attachments handled."""
+
+    def __init__(self, composer: ComposerInput) -> None:
+        self.composer = composer
 
 
 # -- reading it back (the local model) --------------------------------------------------------

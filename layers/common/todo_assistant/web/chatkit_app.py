@@ -120,7 +120,9 @@ def _client_error(error: Exception) -> ApiError:
 async def _check_attachments(
     request: ChatKitReq, server: TodoChatKitServer, user: RequestContext
 ) -> None:
-    """Fail before anything is written when a message names attachments the user lacks."""
+    """Fail before anything is written when a message names attachments the user lacks (or
+    whose uploaded bytes are missing, too large or of another type), or a model or composer
+    tool that is not offered. A deleted thread's files go just before the thread."""
     if server.attachment_store is None and isinstance(
         request, AttachmentsCreateReq | AttachmentsDeleteReq
     ):
