@@ -170,9 +170,11 @@ async def test_task_search_ranks_exact_prefix_and_word_matches_first(chat):
     assert too_many.status_code == 400
 
 
-async def test_a_tagged_turn_and_every_later_turn_succeed(composer_stack, chat):
+@pytest.mark.parametrize("label", ["#2 Buy milk", "Buy milk"])
+async def test_a_tagged_turn_and_every_later_turn_succeed(composer_stack, chat, label):
     await add_tasks(chat, "Call mom", "Buy milk")
-    thread, events = await send(chat, None, message("complete ", tag(2, "Buy milk")))
+    mention = {**tag(2, "Buy milk"), "text": label}
+    thread, events = await send(chat, None, message("complete ", mention))
     assert "Completed task #2: Buy milk" in reply(events)
     assert [t["status"] for t in await tasks(chat)] == ["pending", "completed"]
 
