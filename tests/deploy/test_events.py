@@ -215,6 +215,16 @@ def test_session_events(deployed: Deployed) -> None:
     reply = session.invoke("healthz")
     assert (reply.status, reply.json()) == (200, {"status": "ok"})
 
+    # The composer's configuration, as the template sets it for the session function.
+    reply = session.invoke("config")
+    assert reply.status == 200, reply.body
+    assert "max-age" in reply.headers["cache-control"]
+    config = reply.json()
+    assert config["models"] == [{"id": "gpt-4.1-mini", "label": "GPT-4.1 MINI", "default": True}]
+    assert config["attachments"]["enabled"] is True
+    assert config["attachments"]["max_bytes"] == 10 * 1024 * 1024
+    assert config["auth_mode"] == "oidc"
+
     # Sign-in: the identity provider's token (verified against its JWKS) -> a client secret.
     reply = session.invoke("session-create", id_token=deployed.identity.id_token(user))
     assert reply.status == 200, reply.body

@@ -216,7 +216,7 @@ def test_iam_is_least_privilege(overrides: dict[str, str]) -> None:
             "dynamodb:Query",
         )
     }
-    bucket_objects = {f"arn:aws:s3:::{REFS['LargeItemBucket']}/*"}
+    bucket_objects = {f"arn:aws:s3:::{REFS['LargeItemBucket']}/users/*"}
     assert allowed(chatkit, "s3") == dict.fromkeys(
         ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), bucket_objects
     )

@@ -72,6 +72,14 @@ def test_chatkit_ignores_user_fields_in_headers_query_metadata_and_params(world:
     request["metadata"] = {"user_id": victim, "sub": victim}
     request["params"]["user_id"] = victim
     request["params"]["input"]["user_id"] = victim
+    # The page context reaches the agent; identity-like fields in and beside it do not.
+    request["params"]["input"]["metadata"] = {
+        "user_id": victim,
+        "sub": victim,
+        "email": f"{victim}@example.com",
+        "userInfo": {"id": victim},
+        "pageContext": {"view": "board", "user_id": victim, "sub": victim, "owner": victim},
+    }
     response = world.http.post(
         f"{world.base}/chatkit",
         params=spoofing_query(victim),

@@ -71,6 +71,8 @@ def test_user_claim_is_configurable_and_validated(idp):
     refused(strict, idp.token(sub=42), "malformed claims")
 
 
+# Times are computed when the tests are collected: future ones lie a day ahead, so a long
+# run cannot catch up with them.
 @pytest.mark.parametrize(
     ("claims", "reason"),
     # Built when the test runs, not at collection: a long suite must not age them.

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # client-secret signing key. Set it to keep identifiers stable across key rotations.
     safety_identifier_key: SecretStr | None = None
     local_model_delay_ms: int = Field(default=0, ge=0, le=5_000)
+    # Models a user may pick in the composer (JSON list or comma-separated); the configured
+    # model is always allowed and is the default.
+    allowed_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # --- attachments (bytes in LARGE_ITEM_BUCKET) ------------------------------------------
+    # Unset: on wherever LARGE_ITEM_BUCKET is set. The session function (no bucket) sets it
+    # for GET /config; false turns uploads off everywhere.
+    attachments_enabled: bool | None = None
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
     history_item_limit: int = Field(default=40, ge=2, le=500)
 
     # --- http ----------------------------------------------------------------------------
@@ -114,7 +123,7 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
 
-    @field_validator("oidc_algorithms", mode="before")
+    @field_validator("oidc_algorithms", "allowed_models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         # "RS256,ES256" as well as a JSON list, so the variable reads naturally in a template.
@@ -130,6 +139,17 @@ class Settings(BaseSettings):
         if self.model_provider != "auto":
             return self.model_provider
         return "openai" if self.openai_api_key or self.openai_api_key_secret_id else "local"
+
+    @property
+    def default_model(self) -> str:
+        return (
+            self.litellm_model if self.resolved_model_provider == "litellm" else self.openai_model
+        )
+
+    @property
+    def allowed_model_ids(self) -> list[str]:
+        """The composer's model list: the default first, then ALLOWED_MODELS."""
+        return list(dict.fromkeys([self.default_model, *self.allowed_models]))
 
     def signing_key(self) -> str:
         if self.token_signing_key is None:

@@ -26,6 +26,8 @@ class RequestContext:
 
     user_id: str
     scope: object | None = None
+    # What the dashboard shows (agent/page_context.py): untrusted, never identity.
+    page_context: tuple[tuple[str, str], ...] = ()
 
     def for_request(self, *, turn: bool) -> RequestContext:
         """The same user, with a fresh scope for one request."""

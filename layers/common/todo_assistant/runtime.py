@@ -26,6 +26,7 @@ from todo_assistant.tasks.service import TaskService
 
 if TYPE_CHECKING:
     # The ChatKit store pulls in chatkit.types (~170 ms): only the chatkit function needs it.
+    from todo_assistant.store.attachments import S3AttachmentStore
     from todo_assistant.store.chatkit_store import DynamoChatKitStore
 
 
@@ -85,7 +86,13 @@ def s3_client(settings: Settings) -> Any:
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.s3_endpoint,
-        config=Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard"}),
+        # SigV4 for presigned attachment URLs (uploads bind their content type).
+        config=Config(
+            connect_timeout=2,
+            read_timeout=10,
+            retries={"mode": "standard"},
+            signature_version="s3v4",
+        ),
     )
 
 
@@ -100,6 +107,20 @@ def build_store(settings: Settings) -> DynamoChatKitStore:
         else None
     )
     return DynamoChatKitStore(PayloadCodec(blobs), turn_history_items=settings.history_item_limit)
+
+
+def build_attachment_store(
+    settings: Settings, store: DynamoChatKitStore
+) -> S3AttachmentStore | None:
+    """Attachment bytes live in the large-item bucket; without one, attachments are off."""
+    from todo_assistant.composer import attachments_enabled
+    from todo_assistant.store.attachments import S3AttachmentStore
+
+    if not settings.large_item_bucket or not attachments_enabled(settings):
+        return None
+    return S3AttachmentStore(
+        store, s3_client(settings), settings.large_item_bucket, settings.attachment_max_bytes
+    )
 
 
 def build_task_service(settings: Settings) -> TaskService:

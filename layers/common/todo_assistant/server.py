@@ -32,17 +32,21 @@ from chatkit.types import (
 from pydantic import BaseModel, TypeAdapter
 
 from todo_assistant.actions import ActionOutcome, ActionRejected, TaskActions
-from todo_assistant.agent.history import HistoryConverter
+from todo_assistant.agent.composer_input import ComposerInput, ComposerInputConverter
+from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.model_errors import guard_model_failures
 from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
+from todo_assistant.store.attachments import S3AttachmentStore
 from todo_assistant.store.chatkit_store import TodoStore
 from todo_assistant.tasks.service import TaskService
 
 TITLE_MAX_CHARS = 60
+# Model calls per turn: room for one tool call per line of an imported note (20) and a reply.
+MAX_MODEL_CALLS = 25
 
 
 def title_from_message(message: UserMessageItem) -> str | None:
@@ -128,15 +132,22 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         history_item_limit: int = 40,
         converter: ThreadItemConverter | None = None,
         request_settings: RequestSettings | None = None,
+        attachments: S3AttachmentStore | None = None,
+        models: ModelChoices | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, attachments)
         self.chat_store = store
         self.agent = agent
         self.task_actions = TaskActions(tasks)
         self.history_item_limit = history_item_limit
-        # History every model path accepts (Chat Completions and LiteLLM included).
-        self.converter = converter or HistoryConverter()
+        # History every model path accepts (Chat Completions and LiteLLM included), with the
+        # caller's tags and attachments: built per turn (converter_for) unless one is given.
+        self.converter_override = converter
         self.request_settings = request_settings
+        # Tags and files are converted per turn, for the caller (composer_input.py).
+        self.tasks = tasks
+        self.attachments = attachments
+        self.models = models
         self.tool_call_counter = ToolCallCounter()
 
     async def process(
@@ -185,21 +196,18 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         recent = await self.store.load_thread_items(
             thread.id, None, self.history_item_limit, "desc", context
         )
-        history = await self.converter.to_agent_input(list(reversed(recent.data)))
+        history = await self.converter_for(context).to_agent_input(list(reversed(recent.data)))
         agent_context = TodoAgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
             history,
             context=agent_context,
             hooks=self.tool_call_counter,
+            max_turns=MAX_MODEL_CALLS,
             run_config=RunConfig(
                 tracing_disabled=True,
                 trace_include_sensitive_data=False,
-                model_settings=(
-                    self.request_settings.for_user(context.user_id)
-                    if self.request_settings
-                    else None
-                ),
+                **self.run_overrides(input_user_message, context),
             ),
         )
         events = with_task_sources(stream_agent_response(agent_context, result), agent_context)
@@ -215,6 +223,29 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
         ):
             yield event
+
+    def converter_for(self, context: RequestContext) -> ThreadItemConverter:
+        if self.converter_override is not None:
+            return self.converter_override
+        return ComposerInputConverter(ComposerInput(self.tasks, self.attachments, context))
+
+    def run_overrides(
+        self, message: UserMessageItem | None, context: RequestContext
+    ) -> dict[str, Any]:
+        """The run's model and settings: the request settings for this user, with the model and
+        tool the user picked in the composer for this message, if any."""
+        options = message.inference_options if message is not None else None
+        overrides: dict[str, Any] = {}
+        if self.models is not None and (model := self.models.model_for(options)) is not None:
+            overrides["model"] = model
+        base = self.request_settings.for_user(context.user_id) if self.request_settings else None
+        chosen = ModelChoices.model_settings_for(options)
+        settings = (
+            base.resolve(chosen) if base is not None and chosen is not None else base or chosen
+        )
+        if settings is not None:
+            overrides["model_settings"] = settings
+        return overrides
 
     async def add_feedback(
         self,

@@ -35,7 +35,11 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
 )
-from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
+from openai.types.responses import (
+    EasyInputMessageParam,
+    ResponseInputContentParam,
+    ResponseInputTextParam,
+)
 
 FAILED_TURN_KEY = "turn_failed"
 FAILED_TURN_NOTE = (
@@ -111,11 +115,13 @@ class HistoryConverter(ThreadItemConverter):
             item = item.model_copy(update={"content": json.dumps(item.content, default=str)})
         return await super().hidden_context_to_input(item)
 
-    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         data = json.dumps(tag.data, default=str, sort_keys=True)
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text} refers to: {data}")
 
-    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputTextParam:
+    async def attachment_to_message_content(
+        self, attachment: Attachment
+    ) -> ResponseInputContentParam:
         return ResponseInputTextParam(
             type="input_text",
             text=(

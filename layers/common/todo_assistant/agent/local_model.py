@@ -9,6 +9,7 @@ agent -> ChatKit -> SSE path is exercised without a network.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -37,14 +38,17 @@ from openai.types.responses import (
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from todo_assistant.actions import recall_last_action
+from todo_assistant.agent import local_composer
 from todo_assistant.agent.client_tools import (
     CLIENT_TOOL_NAMES,
     client_tool_reply,
     parse_client_tool_request,
 )
+from todo_assistant.agent.composer_input import is_attachment_text
 from todo_assistant.agent.intents import (
     HELP_TEXT,
     MAX_REQUEST_CHARS,
+    ToolCall,
     describe_tool_result,
     parse_request,
     small_talk,
@@ -75,14 +79,15 @@ def latest_user_text(items: list[TResponseInputItem]) -> str:
                 str(_field(part, "text") or "")
                 for part in content or []
                 if _field(part, "type") == "input_text"
+                and not is_attachment_text(str(_field(part, "text") or ""))
             )
-        if (
-            text
-            and not text.startswith(_CONTEXT_PREFIXES)
-            and not any(marker in text for marker in _HIDDEN_MARKERS)
-        ):
+        if text and not is_context_text(text):
             return text
     return ""
+
+
+def is_context_text(text: str) -> bool:
+    return text.startswith(_CONTEXT_PREFIXES) or any(marker in text for marker in _HIDDEN_MARKERS)
 
 
 def pending_tool_result(items: list[TResponseInputItem]) -> tuple[str, str] | None:
@@ -158,36 +163,54 @@ def split_deltas(text: str, words_per_delta: int = 3) -> list[str]:
 
 
 class LocalTodoModel(Model):
-    def __init__(self, *, delay_seconds: float = 0.0, words_per_delta: int = 3) -> None:
+    def __init__(
+        self, *, delay_seconds: float = 0.0, words_per_delta: int = 3, name: str = "local-todo"
+    ) -> None:
         self.delay_seconds = delay_seconds
         self.words_per_delta = words_per_delta
+        # The model id it answers as (the composer's model picker selects among names).
+        self.name = name
+
+    def named(self, name: str) -> LocalTodoModel:
+        """The same model answering as another model id."""
+        clone = copy.copy(self)
+        clone.name = name
+        return clone
 
     # -- decision ---------------------------------------------------------------------------
     def decide(
-        self, input: str | list[TResponseInputItem], tools: list[Tool]
+        self,
+        input: str | list[TResponseInputItem],
+        tools: list[Tool],
+        model_settings: ModelSettings | None = None,
+        instructions: str | None = None,
     ) -> TResponseOutputItem:
         items: list[TResponseInputItem] = (
             [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         )
         tool_names = {tool.name for tool in tools}
+        turn = local_composer.read_turn(items, is_context_text)
+        if local_composer.is_note_request(turn.text) and "add_task" in tool_names:
+            return self._from_note(turn, items)
         finished = pending_tool_result(items)
         if finished is not None:
             return self._message(reply_after_tool(items, *finished))
-        text = latest_user_text(items)
+        if turn.missing_mentions:
+            mentioned = ", ".join(f"@{tag}" for tag in turn.missing_mentions)
+            return self._message(f"I couldn't find the task you mentioned ({mentioned}).")
+        text = local_composer.with_references(turn, instructions) or latest_user_text(items)
         if _WHAT_DID_I_CLICK.search(text):
             recalled = recall_last_action(_input_texts(items))
             return self._message(recalled or "You haven't pressed any task buttons yet.")
-        call = parse_client_tool_request(text) or parse_request(text)
+        if local_composer.model_question(text):
+            return self._message(f"You're talking to {self.name} (the offline local model).")
+        forced = model_settings.tool_choice if model_settings else None
+        if isinstance(forced, str) and forced in tool_names:
+            call = local_composer.forced_call(forced, text)
+        else:
+            call = parse_client_tool_request(text) or parse_request(text)
         if call is not None and call.name in tool_names:
-            call_id = new_id("call")
-            return ResponseFunctionToolCall(
-                id=new_id("fc"),
-                call_id=call_id,
-                name=call.name,
-                arguments=json.dumps(call.arguments),
-                type="function_call",
-                status="completed",
-            )
+            return self._call(call)
         if len(text) > MAX_REQUEST_CHARS:
             return self._message(
                 f"That message is too long for me to read as a task request. {HELP_TEXT}"
@@ -198,6 +221,32 @@ class LocalTodoModel(Model):
             else HELP_TEXT
         )
         return self._message(reply)
+
+    def _from_note(
+        self, turn: local_composer.ComposerTurn, items: list[TResponseInputItem]
+    ) -> TResponseOutputItem:
+        """One add_task per line of the attached note, one per step, then a summary."""
+        if not turn.notes:
+            return self._message("Attach a text note (.txt or .md) and ask again.")
+        name, note = turn.notes[0]
+        titles = local_composer.note_titles(note)
+        done = local_composer.tool_outputs_since(items, turn.index)
+        if len(done) < len(titles):
+            return self._call(ToolCall("add_task", {"title": titles[len(done)]}))
+        if not titles:
+            return self._message(f"{name} has no lines to add as tasks.")
+        return self._message(local_composer.describe_note_result(name, done))
+
+    @staticmethod
+    def _call(call: ToolCall) -> ResponseFunctionToolCall:
+        return ResponseFunctionToolCall(
+            id=new_id("fc"),
+            call_id=new_id("call"),
+            name=call.name,
+            arguments=json.dumps(call.arguments),
+            type="function_call",
+            status="completed",
+        )
 
     @staticmethod
     def _message(text: str) -> ResponseOutputMessage:
@@ -227,7 +276,9 @@ class LocalTodoModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
         # Parsing is CPU work: in a worker thread it never holds up other requests' I/O.
-        output = await asyncio.to_thread(self.decide, input, tools)
+        output = await asyncio.to_thread(
+            self.decide, input, tools, model_settings, system_instructions
+        )
         return ModelResponse(output=[output], usage=Usage(), response_id=new_id("resp"))
 
     async def stream_response(
@@ -244,8 +295,11 @@ class LocalTodoModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = await asyncio.to_thread(self.decide, input, tools)
-        response = _response([])
+        # Parsing is CPU work: in a worker thread it never holds up other requests' I/O.
+        output = await asyncio.to_thread(
+            self.decide, input, tools, model_settings, system_instructions
+        )
+        response = _response([], self.name)
         sequence = _Sequence()
         yield ResponseCreatedEvent(
             type="response.created", response=response, sequence_number=sequence.next()
@@ -257,7 +311,9 @@ class LocalTodoModel(Model):
             async for event in self._message_events(output, sequence):
                 yield event
         yield ResponseCompletedEvent(
-            type="response.completed", response=_response([output]), sequence_number=sequence.next()
+            type="response.completed",
+            response=_response([output], self.name),
+            sequence_number=sequence.next(),
         )
 
     async def _message_events(
@@ -357,11 +413,11 @@ def _function_call_events(
     )
 
 
-def _response(output: list[TResponseOutputItem]) -> Response:
+def _response(output: list[TResponseOutputItem], model: str = "local-todo") -> Response:
     return Response(
         id=new_id("resp"),
         created_at=0,
-        model="local-todo",
+        model=model,
         object="response",
         output=output,
         tool_choice="auto",

@@ -12,10 +12,14 @@ from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.secrets import openai_api_key
 
 
-def build_model(settings: Settings) -> Model:
+def build_model(settings: Settings, model_id: str | None = None) -> Model:
+    """The configured model, or the allowed model `model_id` of the same provider."""
     provider = settings.resolved_model_provider
     if provider == "local":
-        return LocalTodoModel(delay_seconds=settings.local_model_delay_ms / 1000)
+        return LocalTodoModel(
+            delay_seconds=settings.local_model_delay_ms / 1000,
+            name=model_id or settings.default_model,
+        )
     if provider == "litellm":
         # LiteLLM otherwise downloads its model price list at import: a network call (with
         # retries) in every cold start; the copy it ships is enough to call a model.
@@ -26,7 +30,7 @@ def build_model(settings: Settings) -> Model:
             raise ConfigurationError(
                 "MODEL_PROVIDER=litellm needs the litellm extra: pip install 'todo-assistant[litellm]'"
             ) from error
-        return LitellmModel(model=settings.litellm_model)
+        return LitellmModel(model=model_id or settings.litellm_model)
     api_key = openai_api_key(settings)
     if api_key is None and settings.openai_base_url is None:
         raise ConfigurationError(
@@ -40,6 +44,7 @@ def build_model(settings: Settings) -> Model:
         max_retries=settings.openai_max_retries,
         timeout=settings.openai_timeout_seconds,
     )
+    name = model_id or settings.openai_model
     if settings.openai_api == "chat_completions":
-        return OpenAIChatCompletionsModel(model=settings.openai_model, openai_client=client)
-    return OpenAIResponsesModel(model=settings.openai_model, openai_client=client)
+        return OpenAIChatCompletionsModel(model=name, openai_client=client)
+    return OpenAIResponsesModel(model=name, openai_client=client)

@@ -8,6 +8,7 @@ from agents import Agent, Model, RunContextWrapper
 from chatkit.agents import AgentContext
 
 from todo_assistant.agent.client_tools import build_client_tools, stop_at_client_tool
+from todo_assistant.agent.page_context import render_page_context
 from todo_assistant.agent.tools import build_task_tools
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.service import TaskService
@@ -34,7 +35,10 @@ def _instructions(
     context: RunContextWrapper[AgentContext[RequestContext]],
     agent: Agent[AgentContext[RequestContext]],
 ) -> str:
-    return INSTRUCTIONS + TODAY_LINE.format(today=date.today().isoformat())
+    # Volatile parts last (prompt caching), and the page context after them, so nothing the
+    # browser sent can pose as a rule above it.
+    today = TODAY_LINE.format(today=date.today().isoformat())
+    return INSTRUCTIONS + today + render_page_context(context.context.request_context.page_context)
 
 
 def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[RequestContext]]:

@@ -80,6 +80,21 @@ def prepare_aws_resources(settings: Settings) -> None:
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if settings.large_item_bucket not in existing:
             s3.create_bucket(Bucket=settings.large_item_bucket)
+        if settings.cors_allow_origins:
+            # As template.yaml does: the browser PUTs attachment bytes to presigned URLs.
+            s3.put_bucket_cors(
+                Bucket=settings.large_item_bucket,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            "AllowedOrigins": settings.cors_allow_origins,
+                            "AllowedMethods": ["GET", "PUT"],
+                            "AllowedHeaders": ["content-type", "content-length"],
+                            "MaxAgeSeconds": 600,
+                        }
+                    ]
+                },
+            )
 
 
 @contextmanager

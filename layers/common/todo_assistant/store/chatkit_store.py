@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
@@ -44,6 +44,8 @@ from todo_assistant.store.table import (
 )
 
 _ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+# An uploaded file no message ever used disappears by itself (DynamoDB TTL on `expires_at`).
+PENDING_ATTACHMENT_TTL = timedelta(hours=24)
 _ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 ID_PREFIXES: dict[StoreItemType, str] = {
@@ -461,6 +463,7 @@ class DynamoChatKitStore(TodoStore):
             user_pk(user_id), keys.attachment_sk(attachment.id), attachment_id=attachment.id
         )
         _apply_payload(row, payload)
+        row.expires_at = pending_attachment_expiry(attachment)
         row.save()
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
@@ -618,6 +621,13 @@ class DynamoChatKitStore(TodoStore):
 
     def _decode(self, row: _EncodedRow) -> bytes:
         return self._codec.decode(row.encoding, row.body, row.s3_key)
+
+
+def pending_attachment_expiry(attachment: Attachment) -> datetime | None:
+    """Until a message binds it to a thread, an attachment's metadata row expires."""
+    if attachment.thread_id is not None:
+        return None
+    return datetime.now(UTC) + PENDING_ATTACHMENT_TTL
 
 
 def _apply_payload(row: _EncodedRow, payload: EncodedPayload) -> None:

@@ -7,6 +7,7 @@ function URL); `functions/chatkit` also wraps it in Mangum for buffered `sam loc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from chatkit.types import (
     ErrorEvent,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsDeleteReq,
 )
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -28,6 +30,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from todo_assistant.actions import ActionRejected
 from todo_assistant.agent.client_tools import check_client_tool_output
+from todo_assistant.agent.model_choice import ModelChoices
+from todo_assistant.agent.page_context import page_context_from_body
 from todo_assistant.agent.providers import build_model
 from todo_assistant.agent.request_settings import request_settings
 from todo_assistant.agent.todo_agent import build_todo_agent
@@ -36,7 +40,12 @@ from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
-from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
+from todo_assistant.runtime import (
+    build_attachment_store,
+    build_client_secrets,
+    build_store,
+    build_task_service,
+)
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
@@ -70,11 +79,18 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
     tasks = build_task_service(settings)
     store = build_store(settings)
     agent = build_todo_agent(build_model(settings), tasks)
+    models = ModelChoices(
+        settings.default_model,
+        settings.allowed_model_ids,
+        lambda model_id: build_model(settings, model_id),
+    )
     server = TodoChatKitServer(
         store,
         agent,
-        tasks=tasks,
         history_item_limit=settings.history_item_limit,
+        tasks=tasks,
+        attachments=build_attachment_store(settings, store),
+        models=models,
         request_settings=request_settings(settings),
     )
     return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
@@ -110,15 +126,25 @@ def _client_error(error: Exception) -> ApiError:
 async def _check_attachments(
     request: ChatKitReq, server: TodoChatKitServer, user: RequestContext
 ) -> None:
-    """Fail before anything is written when a message names attachments the user lacks."""
+    """Fail before anything is written when a message names attachments the user lacks (or
+    whose uploaded bytes are missing, too large or of another type), or a model or composer
+    tool that is not offered. A deleted thread's files go just before the thread."""
     if server.attachment_store is None and isinstance(
         request, AttachmentsCreateReq | AttachmentsDeleteReq
     ):
         # The SDK would raise a RuntimeError (a 500); without a store this is unsupported.
         raise NotImplementedError("attachments are not enabled")
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        if server.models is not None:
+            server.models.check(request.params.input.inference_options, server.tool_names)
         for attachment_id in request.params.input.attachments:
-            await server.store.load_attachment(attachment_id, user)
+            attachment = await server.store.load_attachment(attachment_id, user)
+            if server.attachments is not None:
+                # The bytes as uploaded: present, within the cap, of the declared type.
+                await server.attachments.check_uploaded(attachment, user)
+    if isinstance(request, ThreadsDeleteReq) and server.attachments is not None:
+        # The thread's rows go next; its files (found through its messages) go first.
+        await server.attachments.delete_thread_attachments(request.params.thread_id, user)
 
 
 # Turns that outlive their reader; referenced here so they are not garbage-collected.
@@ -212,6 +238,9 @@ def create_chatkit_app(
         body = await request.body()
         try:
             parsed = _REQUEST_ADAPTER.validate_json(body)
+            if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
+                # ChatKit's input type has no `metadata`: the page context is read from the body.
+                user = dataclasses.replace(user, page_context=page_context_from_body(body))
             await _check_attachments(parsed, deps.server, user)
             await check_client_tool_output(parsed, deps.server.store, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})

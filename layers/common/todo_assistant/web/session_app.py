@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from todo_assistant.auth.client_secrets import ClientSecretService, InvalidClientSecret
 from todo_assistant.auth.hosted import HostedSessionError, HostedSessions, build_hosted_sessions
 from todo_assistant.auth.oidc import OidcVerifier
+from todo_assistant.composer import public_config
 from todo_assistant.config import ConfigurationError, Settings, get_settings
 from todo_assistant.context import USER_ID_PATTERN, RequestContext
 from todo_assistant.observability import logger
@@ -148,6 +150,13 @@ def create_session_app(
             raise ApiError(401, "unauthorized", f"Cannot refresh: {error}.") from None
         logger.info("session refreshed", extra={"user_id": issued.user_id})
         return SessionResponse(client_secret=issued.client_secret, expires_at=issued.expires_at)
+
+    composer_config = public_config(settings)
+
+    @app.get("/config")
+    async def get_config() -> JSONResponse:
+        # The same for every caller and changes only with a deployment: cacheable, no sign-in.
+        return JSONResponse(composer_config, headers={"Cache-Control": "public, max-age=300"})
 
     def current_user(request: Request) -> RequestContext:
         return verified_user(request, deps.secrets)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.models import StatusFilter, Task, TaskCreate, TaskPatch
 from todo_assistant.tasks.repository import TaskNotFound
+from todo_assistant.tasks.search import rank_tasks
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.web.errors import ApiError
 
@@ -35,9 +36,12 @@ def build_tasks_router(
     async def list_tasks(
         status: StatusFilter = StatusFilter.ALL,
         q: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int | None, Query(ge=1, le=100)] = None,
         user: RequestContext = signed_in,
     ) -> dict[str, list[Task]]:
-        return {"tasks": await tasks.list(user.user_id, status, q)}
+        # One Query of the user's tasks; with `q`, best matches first (`@`-mention search).
+        found = await tasks.list(user.user_id, status)
+        return {"tasks": rank_tasks(found, q or "", limit)}
 
     @router.post("", status_code=201)
     async def create_task(data: TaskCreate, user: RequestContext = signed_in) -> Task:
