@@ -110,11 +110,15 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         *,
         history_item_limit: int = 40,
         converter: ThreadItemConverter | None = None,
+        max_tool_calls_per_turn: int = 8,
     ) -> None:
         super().__init__(store)
         self.chat_store = store
         self.agent = agent
         self.history_item_limit = history_item_limit
+        # The agent loop calls the model once per round of tool calls, plus once to answer:
+        # N + 1 model calls allow N rounds (see limits.py for why this is the cap's form).
+        self.max_model_calls = max_tool_calls_per_turn + 1
         self.converter = converter or ThreadItemConverter()
         self.tool_call_counter = ToolCallCounter()
 
@@ -169,12 +173,18 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             context=agent_context,
             hooks=self.tool_call_counter,
             run_config=RunConfig(tracing_disabled=True, trace_include_sensitive_data=False),
+            max_turns=self.max_model_calls,
         )
         events = stream_agent_response(agent_context, result)
-        async for event in remap_assistant_ids(
-            events, lambda: self.store.generate_item_id("message", thread, context)
-        ):
-            yield event
+        try:
+            async for event in remap_assistant_ids(
+                events, lambda: self.store.generate_item_id("message", thread, context)
+            ):
+                yield event
+        finally:
+            # A turn stopped early (deadline, cancel) must not run on: no model call or tool
+            # call may happen after its stream ended.
+            result.cancel()
 
     async def add_feedback(
         self,

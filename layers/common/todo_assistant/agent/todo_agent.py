@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from agents import Agent, Model, RunContextWrapper
+from agents import Agent, Model, ModelSettings, RunContextWrapper
 from chatkit.agents import AgentContext
 
 from todo_assistant.agent.tools import build_task_tools
@@ -29,10 +29,13 @@ def _instructions(
     return INSTRUCTIONS.format(today=date.today().isoformat())
 
 
-def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[RequestContext]]:
+def build_todo_agent(
+    model: Model, tasks: TaskService, *, max_output_tokens: int | None = None
+) -> Agent[AgentContext[RequestContext]]:
     return Agent[AgentContext[RequestContext]](
         name="Todo assistant",
         instructions=_instructions,
         model=model,
         tools=list(build_task_tools(tasks)),
+        model_settings=ModelSettings(max_tokens=max_output_tokens),
     )
