@@ -7,6 +7,7 @@ shaped like a real TTL deletion (userIdentity dynamodb.amazonaws.com, KEYS_ONLY 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -63,6 +64,10 @@ def object_keys(settings: Settings, prefix: str) -> list[str]:
     return sorted(v["Key"] for v in found.get("Versions", []))
 
 
+def download(url: str) -> httpx.Response:
+    return httpx.get(url).raise_for_status()  # presigned: no credentials needed
+
+
 def huge_text() -> str:
     # Random bytes do not compress: over the inline limit even zlib-compressed -> S3.
     return base64.b64encode(os.urandom(420_000)).decode()
@@ -109,7 +114,7 @@ async def test_writing_and_touching_a_thread_pushes_its_expiry(backend_settings,
     assert abs((first - datetime.now(UTC)) - timedelta(days=30)) < timedelta(minutes=1)
 
     # A new message touches the thread: its expiry moves with it. Items carry no TTL.
-    time.sleep(1.1)  # TTL attributes have whole-second resolution
+    await asyncio.sleep(1.1)  # TTL attributes have whole-second resolution
     message = user_item(t.id, "hello", datetime.now())
     await store.add_thread_item(t.id, message, ctx)
     touched = ThreadRow.get(keys.user_pk(user_id), keys.thread_sk(t.id)).expires_at
@@ -191,7 +196,7 @@ async def test_export_holds_everything_the_user_owns_and_nothing_else(backend_se
 
     link = exporter(backend_settings).export(user_id)
     assert link.download_url.startswith(backend_settings.s3_endpoint or "")
-    response = httpx.get(link.download_url).raise_for_status()
+    response = download(link.download_url)
     assert link.bytes == len(response.content)
     document = response.json()
 
@@ -209,7 +214,7 @@ async def test_export_holds_everything_the_user_owns_and_nothing_else(backend_se
     assert threads[t1.id]["feedback"] == {seeded["big"].id: "positive"}
     [attachment] = document["attachments"]
     assert attachment["id"] == seeded["attachment"].id
-    assert httpx.get(attachment["download_url"]).raise_for_status().content == b"milk"
+    assert download(attachment["download_url"]).content == b"milk"
     assert document["counts"] == {
         "threads": 2,
         "items": 3,
@@ -226,7 +231,7 @@ async def test_export_holds_everything_the_user_owns_and_nothing_else(backend_se
 
 async def test_export_of_an_empty_user_is_a_valid_document(backend_settings, user_id):
     link = exporter(backend_settings).export(user_id)
-    document = httpx.get(link.download_url).raise_for_status().json()
+    document = download(link.download_url).json()
     assert (document["threads"], document["tasks"], document["attachments"]) == ([], [], [])
 
 

@@ -4,6 +4,7 @@ refusal writes nothing, users never share a window, and the updates compose with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -11,7 +12,7 @@ from pynamodb.transactions import TransactWrite
 
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.config import Settings
-from todo_assistant.limits import RateLimited, RateLimiter
+from todo_assistant.limits import PlannedWindow, RateLimited, RateLimiter
 from todo_assistant.store import keys
 from todo_assistant.store.table import CounterRow, TableRow, TaskRow
 
@@ -21,6 +22,19 @@ NOW = 1_800_000_030.0
 
 def limiter(per_minute: int, per_day: int, now: float = NOW) -> RateLimiter:
     return RateLimiter("turns", per_minute=per_minute, per_day=per_day, clock=lambda: now)
+
+
+def cancelled(
+    build: Callable[[TransactWrite], list[PlannedWindow]],
+) -> tuple[TransactWriteError, list[PlannedWindow]]:
+    """Run a transaction that must be cancelled; its error and planned windows."""
+    planned: list[PlannedWindow] = []
+    try:
+        with TransactWrite(connection=TableRow._get_connection().connection) as transaction:
+            planned = build(transaction)
+    except TransactWriteError as error:
+        return error, planned
+    raise AssertionError("the transaction went through")
 
 
 def counts(user_id: str) -> dict[str, int]:
@@ -99,12 +113,11 @@ def test_window_updates_ride_along_another_write(backend_settings: Settings, use
         limit.add_to(transaction, user_id)
     assert TaskRow.get(pk, keys.task_sk(1)).title == "t1"
 
-    planned = []
-    with pytest.raises(TransactWriteError) as cancelled:
-        with TransactWrite(connection=connection) as transaction:
-            transaction.save(task(2))
-            planned = limit.add_to(transaction, user_id)
-    refused = limit.refusal(cancelled.value, planned)
+    def save_second(transaction: TransactWrite) -> list[PlannedWindow]:
+        transaction.save(task(2))
+        return limit.add_to(transaction, user_id)
+
+    refused = limit.refusal(*cancelled(save_second))
     assert refused is not None and refused.window == "minute"
     with pytest.raises(DoesNotExist):
         TaskRow.get(pk, keys.task_sk(2))
@@ -114,15 +127,14 @@ def test_other_cancellations_are_not_called_rate_limits(
     backend_settings: Settings, user_id: str
 ) -> None:
     limit = limiter(per_minute=5, per_day=10)
-    connection = TableRow._get_connection().connection
-    planned = []
-    with pytest.raises(TransactWriteError) as cancelled:
-        with TransactWrite(connection=connection) as transaction:
-            # A write whose own condition fails (no such task), beside free windows.
-            transaction.update(
-                TaskRow(keys.user_pk(user_id), keys.task_sk(99)),
-                actions=[TaskRow.title.set("x")],
-                condition=TaskRow.sk.exists(),
-            )
-            planned = limit.add_to(transaction, user_id)
-    assert limit.refusal(cancelled.value, planned) is None
+
+    def update_missing_task(transaction: TransactWrite) -> list[PlannedWindow]:
+        # A write whose own condition fails (no such task), beside free windows.
+        transaction.update(
+            TaskRow(keys.user_pk(user_id), keys.task_sk(99)),
+            actions=[TaskRow.title.set("x")],
+            condition=TaskRow.sk.exists(),
+        )
+        return limit.add_to(transaction, user_id)
+
+    assert limit.refusal(*cancelled(update_missing_task)) is None
