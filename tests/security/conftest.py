@@ -168,9 +168,7 @@ def idp() -> Iterator[IdentityProvider]:
 def oidc_stack(moto_endpoint: str, idp: IdentityProvider) -> Iterator[Stack]:
     # The attacker sends far more requests than a person would: rate limits off here (they
     # are attacked in test_me.py and tests/e2e/test_limits_and_lifecycle.py).
-    settings = bound_settings(
-        moto_endpoint, moto_endpoint, **oidc_overrides(idp), **NO_RATE_LIMITS
-    )
+    settings = bound_settings(moto_endpoint, moto_endpoint, **oidc_overrides(idp), **NO_RATE_LIMITS)
     yield from start_stack(settings, LocalTodoModel())
 
 
