@@ -248,13 +248,15 @@ def test_iam_is_least_privilege(overrides: dict[str, str]) -> None:
             ),
             user_objects,
         ),
-        **dict.fromkeys(("s3:ListBucket", "s3:ListBucketVersions"), {REFS["LargeItemBucket.Arn"]}),
+        **{
+            key: {REFS["LargeItemBucket.Arn"]} for key in ("s3:ListBucket", "s3:ListBucketVersions")
+        },
     }
 
     cleanup = r.policy_statements("ThreadCleanupFunction")
-    assert allowed(cleanup, "dynamodb") == dict.fromkeys(
-        ("dynamodb:Query", "dynamodb:BatchWriteItem"), {TABLE_ARN}
-    )
+    assert allowed(cleanup, "dynamodb") == {
+        key: {TABLE_ARN} for key in ("dynamodb:Query", "dynamodb:BatchWriteItem")
+    }
     assert allowed(cleanup, "s3") == dict.fromkeys(
         ("s3:GetObject", "s3:DeleteObject"), user_objects
     )

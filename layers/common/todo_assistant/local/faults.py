@@ -70,7 +70,7 @@ class FaultProxy:
                 return None
             if self._random.random() >= self.fraction:
                 return None
-            kind = self._random.choice(self.kinds)
+            kind: str = self._random.choice(self.kinds)
             if kind == "throttle":
                 kind = self._random.choice(["throttle:provisioned", "throttle:throttling"])
             elif kind == "drop":
