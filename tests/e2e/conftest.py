@@ -81,3 +81,14 @@ def gated_stack(moto_endpoint: str) -> Iterator[Stack]:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figures (tests/e2e/test_faults.py), when it ran."""
+    import sys
+
+    module = sys.modules.get("tests.e2e.test_faults")
+    for name, figures in getattr(module, "FIGURES", []):
+        terminalreporter.write_sep("-", f"faults: {name}")
+        for line in figures.table().splitlines():
+            terminalreporter.write_line(line)

@@ -75,11 +75,14 @@ async def _announce(ctx: ToolContext, action: str, task: Task) -> None:
     )
 
 
+# Tools answer the model with `ok: false` for what the model can fix (unknown task, bad date).
+# Anything else (the database failing after its retries) must not be papered over by a model
+# reply: it fails the turn, and the client gets an error event with allow_retry.
 def build_task_tools(service: TaskService) -> list[FunctionTool]:
     def user_of(ctx: ToolContext) -> str:
         return ctx.context.request_context.user_id
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def add_task(
         ctx: ToolContext,
         title: str,
@@ -110,7 +113,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             True, f"Added task #{task.number}: {task.title}", task=task_summary(task)
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def list_tasks(
         ctx: ToolContext,
         status: Literal["all", "pending", "completed"] = "all",
@@ -129,7 +132,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             message += f" matching {text!r}"
         return tool_result(True, message, tasks=[task_summary(t) for t in tasks])
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def complete_task(ctx: ToolContext, task: str) -> str:
         """Mark a task as completed.
 
@@ -150,7 +153,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             True, f"Completed task #{done.number}: {done.title}", task=task_summary(done)
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def update_task(
         ctx: ToolContext,
         task: str,
@@ -199,7 +202,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             True, f"Updated task #{updated.number}: {updated.title}", task=task_summary(updated)
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def delete_task(ctx: ToolContext, task: str) -> str:
         """Delete a task for good.
 

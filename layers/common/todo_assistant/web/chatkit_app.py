@@ -93,7 +93,7 @@ _THREAD_CREATED_PREFIX = b'data: {"type":"thread.created"'
 
 
 def _client_error(error: Exception) -> ApiError:
-    """Map what the SDK raises on bad input to a 4xx; anything else is ours (5xx)."""
+    """Map what the SDK raises on bad input to a 4xx; anything else is ours (a JSON 500)."""
     if isinstance(error, ValidationError):
         return ApiError(400, "invalid_request", describe_validation_error(error))
     if isinstance(error, NotFoundError):
@@ -102,7 +102,13 @@ def _client_error(error: Exception) -> ApiError:
         return ApiError(400, "unsupported_request", "This request type is not supported here.")
     if isinstance(error, ValueError):
         return ApiError(400, "invalid_request", str(error))
-    raise error
+    if isinstance(error, ApiError):
+        return error
+    # Answered here rather than by the catch-all handler: Starlette re-raises what reaches that
+    # one, and uvicorn then closes the connection, which the Web Adapter (or any keep-alive
+    # client) finds broken on its next request.
+    logger.exception("chatkit request failed")
+    return ApiError(500, "internal_error", "Something went wrong on our side.")
 
 
 async def _check_attachments(
