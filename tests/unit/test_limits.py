@@ -38,7 +38,7 @@ def cancelled(
 
 
 def counts(user_id: str) -> dict[str, int]:
-    rows = TableRow.query(keys.user_pk(user_id), TableRow.sk.startswith("LIMIT#"))
+    rows = TableRow.query(keys.user_pk(user_id), TableRow.sk.startswith(keys.LIMITS_PREFIX))
     return {str(r.sk): int(r.value) for r in rows if isinstance(r, CounterRow)}
 
 

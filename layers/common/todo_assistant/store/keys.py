@@ -135,9 +135,12 @@ def task_sk(number: int) -> str:
     return f"{TASKS_PREFIX}{number:010d}"
 
 
+LIMITS_PREFIX = "LIMIT#"
+
+
 def limit_sk(scope: str, window: str) -> str:
     """One fixed rate-limit window of one kind of request (e.g. turns per minute)."""
-    return f"LIMIT#{scope}#{window}"
+    return f"{LIMITS_PREFIX}{scope}#{window}"
 
 
 # -- S3 objects (the large-item bucket) -----------------------------------------------------
