@@ -201,6 +201,8 @@ def default_refs(
         "CommonLayer": f"arn:aws:lambda:{account}:layer:common:1",
         "ChatKitLogGroup": "/aws/lambda/todo-assistant-test-chatkit",
         "SessionLogGroup": "/aws/lambda/todo-assistant-test-session",
+        "ThreadCleanupLogGroup": "/aws/lambda/todo-assistant-test-retention",
+        "Table.StreamArn": f"arn:aws:dynamodb:{account}:table/{table}/stream/2026-01-01T00:00:00.000",
         "ChatKitFunctionUrl.FunctionUrl": "https://chatkit.lambda-url.us-east-1.on.aws/",
         "SessionFunctionUrl.FunctionUrl": "https://session.lambda-url.us-east-1.on.aws/",
         "Observability.Outputs.DashboardUrl": (

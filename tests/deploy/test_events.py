@@ -273,6 +273,16 @@ def test_session_events(deployed: Deployed) -> None:
     reply = session.invoke("tasks-get", client_secret=secret, task_number=number)
     assert (reply.status, reply.json()["error"]) == (404, "not_found")
 
+    # The user's data as a whole: an export link, then the erase (after which none is left).
+    reply = session.invoke("me-export", client_secret=secret)
+    assert reply.status == 200, reply.body
+    assert reply.json()["counts"]["tasks"] == 0 and reply.json()["bytes"] > 0
+    session.invoke("tasks-create", client_secret=secret)
+    reply = session.invoke("me-delete", client_secret=secret)
+    assert reply.status == 200, reply.body
+    assert reply.json()["deleted"]["rows"] >= 2 and reply.json()["deleted"]["objects"] == 1
+    assert session.invoke("tasks-list", client_secret=secret).json() == {"tasks": []}
+
     # Another user's secret sees nothing of alice's; a forged one is refused.
     _, other = fresh_user(deployed)
     created = session.invoke("tasks-create", client_secret=secret).json()["number"]

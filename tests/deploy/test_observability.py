@@ -14,6 +14,7 @@ from cfnlint.decode import cfn_yaml
 
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template
 from tests.deploy.test_template import REQUIRED
+from todo_assistant.metrics import RATE_LIMIT_SCOPES
 
 INFRA_PATH = ROOT / "infra" / "observability.yaml"
 METRICS_SOURCE = ROOT / "layers" / "common" / "todo_assistant" / "metrics.py"
@@ -84,7 +85,11 @@ def check_metric(namespace: str, name: str, dimensions: dict[str, str]) -> None:
     if namespace == "TodoAssistant":
         assert name in app_metric_names(), name
         services = set(service_names().values())
-        expected = {"service", "environment"} | ({"tool"} if "tool" in dimensions else set())
+        extra = {"tool"} if name == "ToolCalls" and "tool" in dimensions else set()
+        if name == "RateLimited":
+            extra = {"scope"}
+            assert dimensions["scope"] in RATE_LIMIT_SCOPES, dimensions
+        expected = {"service", "environment"} | extra
         assert set(dimensions) == expected, (name, dimensions)
         assert dimensions["service"] in services, (name, dimensions)
         assert dimensions["environment"] == NESTED_PARAMETERS["EnvironmentName"]
@@ -131,7 +136,7 @@ def test_every_alarm_watches_an_emitted_metric_and_notifies() -> None:
         assert props["AlarmActions"] == props["OKActions"] == [TOPIC], logical_id
         assert props["TreatMissingData"] == "notBreaching"
     assert {"Errors", "Throttles", "Duration", "TurnErrors", "SignInFailures"} <= watched
-    assert {"ThrottledRequests", "SystemErrors"} <= watched
+    assert {"ThrottledRequests", "SystemErrors", "RateLimited"} <= watched
 
 
 def test_alarms_use_a_given_topic_instead_of_creating_one() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import tomllib
 from pathlib import Path
@@ -154,7 +155,9 @@ def test_session_function_is_buffered_and_light() -> None:
     assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and fn["AutoPublishAlias"]
     assert (env["OIDC_ISSUER"], env["OIDC_AUDIENCE"]) == tuple(REQUIRED.values())
     assert env["AUTH_MODE"] == "oidc"
-    assert not {"LARGE_ITEM_BUCKET", "OPENAI_API_KEY_SECRET_ID", "CHATKIT_WORKFLOW_ID"} & set(env)
+    assert not {"OPENAI_API_KEY_SECRET_ID", "CHATKIT_WORKFLOW_ID"} & set(env)
+    # GET /me/export writes its document there; DELETE /me erases the user's objects.
+    assert env["LARGE_ITEM_BUCKET"] == REFS["LargeItemBucket"]
     hosted = resolver(ChatKitWorkflowId="wf_123", OpenAIApiKeySecretName="todo/openai")
     env = hosted.function_environment("SessionFunction")
     assert (env["CHATKIT_WORKFLOW_ID"], env["OPENAI_API_KEY_SECRET_ID"]) == (
@@ -229,16 +232,67 @@ def test_iam_is_least_privilege(overrides: dict[str, str]) -> None:
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
             "dynamodb:Query",
         )
     }
-    assert allowed(session, "s3") == {}
+    user_objects = {f"arn:aws:s3:::{REFS['LargeItemBucket']}/users/*"}
+    assert allowed(session, "s3") == {
+        **dict.fromkeys(
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+            ),
+            user_objects,
+        ),
+        **{
+            key: {REFS["LargeItemBucket.Arn"]} for key in ("s3:ListBucket", "s3:ListBucketVersions")
+        },
+    }
+
+    cleanup = r.policy_statements("ThreadCleanupFunction")
+    assert allowed(cleanup, "dynamodb") == {
+        key: {TABLE_ARN} for key in ("dynamodb:Query", "dynamodb:BatchWriteItem")
+    }
+    assert allowed(cleanup, "s3") == dict.fromkeys(
+        ("s3:GetObject", "s3:DeleteObject"), user_objects
+    )
 
     openai_secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:todo/openai-??????"
     signing = {REFS["TokenSigningKeySecret"]}
     for statements in (chatkit, session):
         expected = signing | ({openai_secret} if overrides else set())
         assert allowed(statements, "secretsmanager") == {"secretsmanager:GetSecretValue": expected}
+
+
+def test_retention_cleanup_reads_only_ttl_deletions_of_threads() -> None:
+    r = resolver()
+    table = r.resource("Table")["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    fn = r.function_properties("ThreadCleanupFunction")
+    assert (fn["Handler"], fn["CodeUri"]) == ("app.handler", "functions/retention/")
+    assert fn["Layers"] == [REFS["CommonLayer"]]
+    assert (ROOT / "functions/retention/app.py").is_file()
+    source = fn["Events"]["ExpiredThreads"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [pattern] = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+    assert pattern == {
+        "eventName": ["REMOVE"],
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "THREAD#"}]}}},
+    }
+    env = r.function_environment("ChatKitFunction")
+    assert env["THREAD_RETENTION_DAYS"] == "0" and env["FUNCTION_TIMEOUT_SECONDS"] == "120"
+
+
+@pytest.mark.parametrize(("value", "reserved"), [("", None), ("0", None), ("25", "25")])
+def test_reserved_concurrency_is_optional(value: str, reserved: str | None) -> None:
+    fn = resolver(ReservedConcurrency=value).function_properties("ChatKitFunction")
+    assert fn.get("ReservedConcurrentExecutions") == reserved
 
 
 def test_bucket_is_private_encrypted_and_tls_only() -> None:

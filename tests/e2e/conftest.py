@@ -138,3 +138,14 @@ def openai_stack(
 ) -> Iterator[OpenAIStack]:
     """The stack on each OpenAI API in turn (OPENAI_API=responses|chat_completions)."""
     yield from start_openai_stack(moto_endpoint, fake_openai, request.param)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figures (tests/e2e/test_faults.py), when it ran."""
+    import sys
+
+    module = sys.modules.get("tests.e2e.test_faults")
+    for name, figures in getattr(module, "FIGURES", []):
+        terminalreporter.write_sep("-", f"faults: {name}")
+        for line in figures.table().splitlines():
+            terminalreporter.write_line(line)

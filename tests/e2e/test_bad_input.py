@@ -15,6 +15,7 @@ from todo_assistant.local.chat_client import (
     add_message_request,
     create_thread_request,
 )
+from todo_assistant.store.keys import LIMITS_PREFIX
 
 pytestmark = pytest.mark.e2e
 
@@ -150,7 +151,10 @@ async def test_unknown_thread_is_404_and_writes_nothing(stack, http, signed_in):
     )
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
-    assert partition_keys(stack.settings, signed_in_user(signed_in)) == []
+    # The attempt counts against the user's turn budget (a flood of bad turns is not free);
+    # nothing else is written.
+    written = partition_keys(stack.settings, signed_in_user(signed_in))
+    assert [sk for sk in written if not sk.startswith(LIMITS_PREFIX)] == []
 
 
 async def test_missing_attachment_is_404_before_anything_is_written(stack, http, signed_in):

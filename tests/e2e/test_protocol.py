@@ -36,7 +36,8 @@ async def test_full_conversation_lifecycle(stack, http, user_id):
         "Query",
         "BatchWriteItem",
         "BatchGetItem",
-        # A user message and its thread's new order are written together.
+        # A user message and its thread's new order are written together; the per-user
+        # rate limit counts both windows in one conditional transaction per turn.
         "TransactWriteItems",
     }
 

@@ -40,6 +40,12 @@ class CaseCounter:
 
 
 CASES = CaseCounter()
+NO_RATE_LIMITS = {
+    "rate_limit_turns_per_minute": 0,
+    "rate_limit_turns_per_day": 0,
+    "rate_limit_api_per_minute": 0,
+    "rate_limit_api_per_day": 0,
+}
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -162,7 +168,9 @@ def idp() -> Iterator[IdentityProvider]:
 
 @pytest.fixture(scope="session")
 def oidc_stack(moto_endpoint: str, idp: IdentityProvider) -> Iterator[Stack]:
-    settings = bound_settings(moto_endpoint, moto_endpoint, **oidc_overrides(idp))
+    # The attacker sends far more requests than a person would: rate limits off here (they
+    # are attacked in test_me.py and tests/e2e/test_limits_and_lifecycle.py).
+    settings = bound_settings(moto_endpoint, moto_endpoint, **oidc_overrides(idp), **NO_RATE_LIMITS)
     yield from start_stack(settings, LocalTodoModel())
 
 

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     openai_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
     openai_store: bool = False
+    # Each model answer's output tokens, every provider (ModelSettings.max_tokens;
+    # max_output_tokens on the Responses API).
     max_output_tokens: int = Field(default=2_048, ge=16, le=128_000)
     # Key of the per-user `safety_identifier` (an HMAC of the user id); defaults to the
     # client-secret signing key. Set it to keep identifiers stable across key rotations.
@@ -117,6 +119,23 @@ class Settings(BaseSettings):
     attachments_enabled: bool | None = None
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
     history_item_limit: int = Field(default=40, ge=2, le=500)
+
+    # --- per-user limits and data lifecycle (limits.py, lifecycle/) ------------------------
+    # Fixed windows counted in DynamoDB; 0 turns a limit off.
+    rate_limit_turns_per_minute: int = Field(default=20, ge=0)
+    rate_limit_turns_per_day: int = Field(default=500, ge=0)
+    rate_limit_api_per_minute: int = Field(default=120, ge=0)
+    rate_limit_api_per_day: int = Field(default=5_000, ge=0)
+    max_message_chars: int = Field(default=8_000, ge=1)
+    max_tool_calls_per_turn: int = Field(default=8, ge=1, le=100)
+    # A turn stops cleanly (error event, allow_retry) before Lambda would kill it: by default
+    # the function's timeout (FUNCTION_TIMEOUT_SECONDS, set by the template) minus a margin.
+    turn_timeout_seconds: float | None = Field(default=None, gt=0)
+    function_timeout_seconds: float | None = Field(default=None, gt=0)
+    turn_deadline_margin_seconds: float = Field(default=10.0, ge=0)
+    # Threads untouched this long expire (DynamoDB TTL); 0 keeps them forever.
+    thread_retention_days: int = Field(default=0, ge=0, le=36_500)
+    export_link_seconds: int = Field(default=900, ge=60, le=43_200)
 
     # --- http ----------------------------------------------------------------------------
     max_request_bytes: int = Field(default=1_048_576, ge=1_024)
@@ -150,6 +169,15 @@ class Settings(BaseSettings):
     def allowed_model_ids(self) -> list[str]:
         """The composer's model list: the default first, then ALLOWED_MODELS."""
         return list(dict.fromkeys([self.default_model, *self.allowed_models]))
+
+    @property
+    def turn_deadline_seconds(self) -> float | None:
+        """How long a turn may run: explicit, else the function timeout minus the margin."""
+        if self.turn_timeout_seconds is not None:
+            return self.turn_timeout_seconds
+        if self.function_timeout_seconds is not None:
+            return max(self.function_timeout_seconds - self.turn_deadline_margin_seconds, 1.0)
+        return None
 
     def signing_key(self) -> str:
         if self.token_signing_key is None:

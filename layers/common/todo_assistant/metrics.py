@@ -178,3 +178,14 @@ def request_metrics(method: str, path: str, status: int) -> MetricsBatch:
     if status >= 500:
         batch.count("ServerErrors")
     return batch
+
+
+# The only values of the `scope` dimension of `RateLimited` (todo_assistant/limits.py).
+RATE_LIMIT_SCOPES = frozenset({"turns", "api"})
+
+
+def rate_limited(scope: str) -> None:
+    """One request refused by a per-user rate limit, by kind of request (never by user)."""
+    batch = MetricsBatch(scope=scope if scope in RATE_LIMIT_SCOPES else OTHER_TOOL)
+    batch.count("RateLimited")
+    batch.flush()

@@ -106,7 +106,11 @@ def build_store(settings: Settings) -> DynamoChatKitStore:
         if settings.large_item_bucket
         else None
     )
-    return DynamoChatKitStore(PayloadCodec(blobs), turn_history_items=settings.history_item_limit)
+    return DynamoChatKitStore(
+        PayloadCodec(blobs),
+        turn_history_items=settings.history_item_limit,
+        thread_retention_days=settings.thread_retention_days,
+    )
 
 
 def build_attachment_store(

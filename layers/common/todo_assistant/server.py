@@ -46,7 +46,6 @@ from todo_assistant.tasks.service import TaskService
 
 TITLE_MAX_CHARS = 60
 # Model calls per turn: room for one tool call per line of an imported note (20) and a reply.
-MAX_MODEL_CALLS = 25
 
 
 def title_from_message(message: UserMessageItem) -> str | None:
@@ -134,6 +133,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         request_settings: RequestSettings | None = None,
         attachments: S3AttachmentStore | None = None,
         models: ModelChoices | None = None,
+        max_tool_calls_per_turn: int = 8,
     ) -> None:
         super().__init__(store, attachments)
         self.chat_store = store
@@ -148,6 +148,10 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self.tasks = tasks
         self.attachments = attachments
         self.models = models
+        # The agent loop calls the model once per round of tool calls, plus once to answer:
+        # N + 1 model calls allow N rounds (see limits.py for why this is the cap's form).
+        self.max_model_calls = max_tool_calls_per_turn + 1
+        self.converter = converter or ThreadItemConverter()
         self.tool_call_counter = ToolCallCounter()
 
     async def process(
@@ -203,7 +207,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             history,
             context=agent_context,
             hooks=self.tool_call_counter,
-            max_turns=MAX_MODEL_CALLS,
+            max_turns=self.max_model_calls,
             run_config=RunConfig(
                 tracing_disabled=True,
                 trace_include_sensitive_data=False,
@@ -215,14 +219,19 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         def new_id() -> str:
             return self.store.generate_item_id("message", thread, context)
 
-        async for event in guard_model_failures(
-            remap_assistant_ids(events, new_id),
-            thread_id=thread.id,
-            new_item_id=new_id,
-            model=self.model_name,
-            wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
-        ):
-            yield event
+        try:
+            async for event in guard_model_failures(
+                remap_assistant_ids(events, new_id),
+                thread_id=thread.id,
+                new_item_id=new_id,
+                model=self.model_name,
+                wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
+            ):
+                yield event
+        finally:
+            # A turn stopped early (deadline, cancel) must not run on: no model call or tool
+            # call may happen after its stream ended.
+            result.cancel()
 
     def converter_for(self, context: RequestContext) -> ThreadItemConverter:
         if self.converter_override is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from agents import Agent, Model, RunContextWrapper
+from agents import Agent, Model, ModelSettings, RunContextWrapper
 from chatkit.agents import AgentContext
 
 from todo_assistant.agent.client_tools import build_client_tools, stop_at_client_tool
@@ -41,11 +41,14 @@ def _instructions(
     return INSTRUCTIONS + today + render_page_context(context.context.request_context.page_context)
 
 
-def build_todo_agent(model: Model, tasks: TaskService) -> Agent[AgentContext[RequestContext]]:
+def build_todo_agent(
+    model: Model, tasks: TaskService, *, max_output_tokens: int | None = None
+) -> Agent[AgentContext[RequestContext]]:
     return Agent[AgentContext[RequestContext]](
         name="Todo assistant",
         instructions=_instructions,
         model=model,
         tools=[*build_task_tools(tasks), *build_client_tools(tasks)],
         tool_use_behavior=stop_at_client_tool,
+        model_settings=ModelSettings(max_tokens=max_output_tokens),
     )

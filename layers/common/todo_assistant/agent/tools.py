@@ -87,6 +87,9 @@ async def _announce(ctx: ToolContext, action: str, task: Task) -> None:
     )
 
 
+# Tools answer the model with `ok: false` for what the model can fix (unknown task, bad date).
+# Anything else (the database failing after its retries) must not be papered over by a model
+# reply: it fails the turn, and the client gets an error event with allow_retry.
 async def _show_card(
     ctx: ToolContext, task: Task, heading: str, state: RowState = "normal"
 ) -> None:
@@ -101,7 +104,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
     def user_of(ctx: ToolContext) -> str:
         return ctx.context.request_context.user_id
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def add_task(
         ctx: ToolContext,
         title: str,
@@ -137,7 +140,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             widget="task_card",
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def list_tasks(
         ctx: ToolContext,
         status: Literal["all", "pending", "completed"] = "all",
@@ -163,7 +166,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             True, message, tasks=[task_summary(t) for t in tasks], widget="task_list"
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def complete_task(ctx: ToolContext, task: str) -> str:
         """Mark a task as completed.
 
@@ -191,7 +194,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             widget="task_card",
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def update_task(
         ctx: ToolContext,
         task: str,
@@ -244,7 +247,7 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             widget="task_card",
         )
 
-    @function_tool
+    @function_tool(failure_error_function=None)
     async def delete_task(ctx: ToolContext, task: str) -> str:
         """Delete a task for good.
 

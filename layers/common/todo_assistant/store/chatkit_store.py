@@ -26,10 +26,12 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import is_safe_id, new_id
+from todo_assistant.lifecycle.retention import thread_expiry
 from todo_assistant.store import keys
 from todo_assistant.store.keys import sortable_time, user_pk
 from todo_assistant.store.payloads import EncodedPayload, PayloadCodec
@@ -113,10 +115,14 @@ class DynamoChatKitStore(TodoStore):
     and wrote, so a turn costs one read (thread + recent history), one write that records the
     user's message and moves the thread up the list, and one write per answer."""
 
-    def __init__(self, codec: PayloadCodec, *, turn_history_items: int = 40) -> None:
+    def __init__(
+        self, codec: PayloadCodec, *, turn_history_items: int = 40, thread_retention_days: int = 0
+    ) -> None:
         self._codec = codec
         # How many of the newest items a turn reads along with its thread.
         self.turn_history_items = turn_history_items
+        # Writing or touching a thread sets its TTL this far ahead (0: never expires).
+        self.thread_retention_days = thread_retention_days
 
     def generate_thread_id(self, context: RequestContext) -> str:
         thread_id = super().generate_thread_id(context)
@@ -205,6 +211,7 @@ class DynamoChatKitStore(TodoStore):
             keys.thread_sk(thread.id),
             lsi1sk=keys.thread_order_key(thread.id, now),
             updated_at=sortable_time(now),
+            expires_at=thread_expiry(now, self.thread_retention_days),
         )
         _apply_payload(row, payload)
         return row
@@ -381,6 +388,7 @@ class DynamoChatKitStore(TodoStore):
                         actions=[
                             ThreadRow.updated_at.set(sortable_time(now)),
                             ThreadRow.lsi1sk.set(keys.thread_order_key(thread_id, now)),
+                            *self._expiry_actions(now),
                         ],
                         condition=ThreadRow.sk.exists(),
                     )
@@ -394,6 +402,11 @@ class DynamoChatKitStore(TodoStore):
             if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
                 raise NotFoundError(f"{thread_id} not found") from None
             raise
+
+    def _expiry_actions(self, now: datetime) -> list[Action]:
+        """Touching a thread pushes its expiry back (THREAD_RETENTION_DAYS)."""
+        expires = thread_expiry(now, self.thread_retention_days)
+        return [ThreadRow.expires_at.set(expires)] if expires else []
 
     def item_row(self, thread_id: str, item: ThreadItem, user_id: str) -> ItemRow:
         """The row an item is stored as (payload encoded, possibly offloaded); not yet saved."""

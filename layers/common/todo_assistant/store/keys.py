@@ -15,6 +15,12 @@ token, so another user's ids are simply absent. Within a partition:
 | task counter   | COUNTER#TASK                                      |                                     |
 | rate window    | LIMIT#<scope>#<window>                            |                                     |
 
+S3 objects of a user all start with `users/<user_id>/`: offloaded payloads
+(`<kind>/<ids>.json.z`), attachment bytes (`attachments/<id>`) and exports (`exports/<id>.json`).
+`DELETE /me` erases the partition and that prefix; the rows that expire by TTL are rate windows
+and, with THREAD_RETENTION_DAYS, thread META rows (the rest of an expired thread is removed by
+the cleanup function, `lifecycle/retention.py`).
+
 Why this shape:
 - A thread's rows share the prefix `THREAD#<id>#`, and `META` sorts after `ITEM#`: one Query
   read backwards from `META` returns the thread and its newest items together (the start of a
@@ -43,18 +49,38 @@ def sortable_time(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
+USER_PK_PREFIX = "USER#"
+
+
 def user_pk(user_id: str) -> str:
-    return f"USER#{user_id}"
+    return f"{USER_PK_PREFIX}{user_id}"
+
+
+def user_id_of(pk: str) -> str | None:
+    """The user id of a partition key, None for anything else."""
+    return pk.removeprefix(USER_PK_PREFIX) if pk.startswith(USER_PK_PREFIX) else None
 
 
 # -- threads and everything inside them ---------------------------------------------------
+THREAD_PREFIX = "THREAD#"
+_META = "#META"
+
+
 def thread_prefix(thread_id: str) -> str:
     """Every row of one thread (metadata, items, feedback, effects, stop request)."""
-    return f"THREAD#{thread_id}#"
+    return f"{THREAD_PREFIX}{thread_id}#"
 
 
 def thread_sk(thread_id: str) -> str:
     return f"{thread_prefix(thread_id)}META"
+
+
+def thread_id_of(sk: str) -> str | None:
+    """The thread id of a thread's META sort key, None for any other row."""
+    if sk.startswith(THREAD_PREFIX) and sk.endswith(_META):
+        thread_id = sk[len(THREAD_PREFIX) : -len(_META)]
+        return thread_id if thread_id and "#" not in thread_id else None
+    return None
 
 
 def items_prefix(thread_id: str) -> str:
@@ -109,9 +135,12 @@ def task_sk(number: int) -> str:
     return f"{TASKS_PREFIX}{number:010d}"
 
 
+LIMITS_PREFIX = "LIMIT#"
+
+
 def limit_sk(scope: str, window: str) -> str:
     """One fixed rate-limit window of one kind of request (e.g. turns per minute)."""
-    return f"LIMIT#{scope}#{window}"
+    return f"{LIMITS_PREFIX}{scope}#{window}"
 
 
 # -- S3 objects (the large-item bucket) -----------------------------------------------------
@@ -126,3 +155,13 @@ def payload_object_key(user_id: str, name: str) -> str:
 
 def attachment_object_key(user_id: str, attachment_id: str) -> str:
     return f"{user_object_prefix(user_id)}attachments/{attachment_id}"
+
+
+def thread_payload_object_key(user_id: str, thread_id: str) -> str:
+    """Where a thread's metadata goes if it is ever too large for its row."""
+    return payload_object_key(user_id, f"threads/{thread_id}")
+
+
+def export_object_key(user_id: str, export_id: str) -> str:
+    """A `GET /me/export` document (short-lived; erased with the user's other objects)."""
+    return f"{user_object_prefix(user_id)}exports/{export_id}.json"

@@ -38,6 +38,7 @@ from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
+from todo_assistant.limits import RateLimiter
 from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
 from todo_assistant.runtime import (
@@ -51,6 +52,7 @@ from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
 from todo_assistant.web.snapstart import install_adapter_routes
+from todo_assistant.web.turn_guard import guard_turn
 
 
 class _DropClientNotFound(logging.Filter):
@@ -78,7 +80,9 @@ class ChatKitDependencies:
 def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
     tasks = build_task_service(settings)
     store = build_store(settings)
-    agent = build_todo_agent(build_model(settings), tasks)
+    agent = build_todo_agent(
+        build_model(settings), tasks, max_output_tokens=settings.max_output_tokens
+    )
     models = ModelChoices(
         settings.default_model,
         settings.allowed_model_ids,
@@ -92,6 +96,7 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
         attachments=build_attachment_store(settings, store),
         models=models,
         request_settings=request_settings(settings),
+        max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
     )
     return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
 
@@ -109,7 +114,7 @@ _THREAD_CREATED_PREFIX = b'data: {"type":"thread.created"'
 
 
 def _client_error(error: Exception) -> ApiError:
-    """Map what the SDK raises on bad input to a 4xx; anything else is ours (5xx)."""
+    """Map what the SDK raises on bad input to a 4xx; anything else is ours (a JSON 500)."""
     if isinstance(error, ValidationError):
         return ApiError(400, "invalid_request", describe_validation_error(error))
     if isinstance(error, ActionRejected):
@@ -120,7 +125,13 @@ def _client_error(error: Exception) -> ApiError:
         return ApiError(400, "unsupported_request", "This request type is not supported here.")
     if isinstance(error, ValueError):
         return ApiError(400, "invalid_request", str(error))
-    raise error
+    if isinstance(error, ApiError):
+        return error
+    # Answered here rather than by the catch-all handler: Starlette re-raises what reaches that
+    # one, and uvicorn then closes the connection, which the Web Adapter (or any keep-alive
+    # client) finds broken on its next request.
+    logger.exception("chatkit request failed")
+    return ApiError(500, "internal_error", "Something went wrong on our side.")
 
 
 async def _check_attachments(
@@ -158,11 +169,23 @@ def _send(chunk: bytes, queue: asyncio.Queue[bytes | None], turn: TurnMetrics) -
 
 
 async def _pump(
-    events: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None], turn: TurnMetrics
+    events: AsyncIterator[bytes],
+    queue: asyncio.Queue[bytes | None],
+    turn: TurnMetrics,
+    deadline: float | None = None,
 ) -> None:
     try:
-        async for chunk in events:
-            _send(chunk, queue, turn)
+        # At the deadline the turn is cancelled the way ChatKit cancels a stream (what was
+        # streamed is saved, plus a marker so the next turn does not continue it), and the
+        # client is told to retry, before Lambda would end the invocation mid-write.
+        async with asyncio.timeout_at(deadline):
+            async for chunk in events:
+                _send(chunk, queue, turn)
+    except TimeoutError:
+        logger.warning("chatkit turn reached its deadline")
+        message = "The answer took too long and was stopped; try again."
+        error = ErrorEvent(code="custom", message=message, allow_retry=True)
+        _send(sse_event(error), queue, turn)
     except Exception:
         # The SDK already turned agent failures into error events; this is a store or
         # protocol failure after the stream started: tell the client instead of cutting it.
@@ -174,7 +197,11 @@ async def _pump(
         turn.stream_ended()
 
 
-async def streaming_response(result: StreamingResult, turn: TurnMetrics) -> Response:
+async def streaming_response(
+    result: StreamingResult, turn: TurnMetrics, timeout_seconds: float | None = None
+) -> Response:
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
     events = aiter(result)
     # Reading the first event before sending headers turns "thread not found" and other bad
     # input into a plain 4xx instead of a broken 200 stream.
@@ -200,7 +227,7 @@ async def streaming_response(result: StreamingResult, turn: TurnMetrics) -> Resp
     if first is not None:
         turn.first_event()
         _send(first, queue, turn)
-        task = asyncio.create_task(_pump(events, queue, turn))
+        task = asyncio.create_task(_pump(events, queue, turn, deadline))
         _DETACHED_TURNS.add(task)
         task.add_done_callback(_DETACHED_TURNS.discard)
     else:
@@ -229,6 +256,7 @@ def create_chatkit_app(
     app = new_app("Todo assistant ChatKit", settings)
     app.state.deps = deps
     install_adapter_routes(app, settings)
+    turn_limiter = RateLimiter.for_turns(settings)
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -243,6 +271,7 @@ def create_chatkit_app(
                 user = dataclasses.replace(user, page_context=page_context_from_body(body))
             await _check_attachments(parsed, deps.server, user)
             await check_client_tool_output(parsed, deps.server.store, user)
+            await guard_turn(parsed, user, turn_limiter, settings.max_message_chars)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
@@ -251,7 +280,7 @@ def create_chatkit_app(
         except Exception as error:
             raise _client_error(error) from None
         if isinstance(result, StreamingResult):
-            return await streaming_response(result, turn)
+            return await streaming_response(result, turn, settings.turn_deadline_seconds)
         return Response(result.json, media_type="application/json")
 
     return app

@@ -30,12 +30,14 @@ from todo_assistant.auth.oidc import OidcVerifier
 from todo_assistant.composer import public_config
 from todo_assistant.config import ConfigurationError, Settings, get_settings
 from todo_assistant.context import USER_ID_PATTERN, RequestContext
+from todo_assistant.limits import RateLimited, RateLimiter
 from todo_assistant.observability import logger
 from todo_assistant.runtime import build_client_secrets, build_task_service
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.web.auth import bearer_token, verified_app_user, verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
+from todo_assistant.web.me_api import build_me_router, build_me_services
 from todo_assistant.web.tasks_api import build_tasks_router
 
 __all__ = ["USER_ID_PATTERN", "SessionDependencies", "create_session_app"]
@@ -158,8 +160,17 @@ def create_session_app(
         # The same for every caller and changes only with a deployment: cacheable, no sign-in.
         return JSONResponse(composer_config, headers={"Cache-Control": "public, max-age=300"})
 
-    def current_user(request: Request) -> RequestContext:
-        return verified_user(request, deps.secrets)
+    api_limiter = RateLimiter.for_api(settings)
+
+    async def current_user(request: Request) -> RequestContext:
+        user = verified_user(request, deps.secrets)
+        try:
+            await api_limiter.check(user.user_id)
+        except RateLimited as refused:
+            headers = {"Retry-After": str(refused.retry_after)}
+            raise ApiError(429, "rate_limited", refused.message, headers) from None
+        return user
 
     app.include_router(build_tasks_router(deps.tasks, current_user))
+    app.include_router(build_me_router(build_me_services(settings), current_user))
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -17,7 +17,8 @@ from todo_assistant.web.errors import ApiError
 
 
 def build_tasks_router(
-    tasks: TaskService, current_user: Callable[[Request], RequestContext]
+    tasks: TaskService,
+    current_user: Callable[[Request], RequestContext | Awaitable[RequestContext]],
 ) -> APIRouter:
     router = APIRouter(prefix="/tasks")
     # A default rather than an Annotated alias: the alias would be local to this function,

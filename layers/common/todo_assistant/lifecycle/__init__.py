@@ -1,0 +1,1 @@
+"""A user's data over time: thread retention, export and erasure."""

@@ -1,0 +1,64 @@
+"""The caller's own data as a whole: GET /me/export and DELETE /me (lifecycle/).
+
+Both act on the verified user's partition and S3 prefix only; there is no way to name
+another user. They live on the session function: buffered JSON answers, no agent code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from todo_assistant.config import Settings
+from todo_assistant.context import RequestContext
+from todo_assistant.lifecycle.erase import UserEraser
+from todo_assistant.lifecycle.export import UserExporter
+from todo_assistant.observability import logger
+from todo_assistant.runtime import s3_client
+from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
+from todo_assistant.web.errors import ApiError
+
+
+@dataclass
+class MeServices:
+    eraser: UserEraser
+    # None without LARGE_ITEM_BUCKET: the export document is handed out through S3.
+    exporter: UserExporter | None
+
+
+def build_me_services(settings: Settings) -> MeServices:
+    bucket = settings.large_item_bucket
+    if bucket is None:
+        return MeServices(eraser=UserEraser(None, None), exporter=None)
+    s3 = s3_client(settings)
+    codec = PayloadCodec(S3BlobStore(bucket, s3))
+    return MeServices(
+        eraser=UserEraser(bucket, s3),
+        exporter=UserExporter(codec, s3, bucket, settings.export_link_seconds),
+    )
+
+
+def build_me_router(services: MeServices, current_user: Callable[..., Any]) -> APIRouter:
+    router = APIRouter(prefix="/me")
+    signed_in = Depends(current_user)
+
+    @router.get("/export")
+    async def export_me(user: RequestContext = signed_in) -> dict[str, Any]:
+        exporter = services.exporter
+        if exporter is None:
+            raise ApiError(503, "export_unavailable", "Exports need LARGE_ITEM_BUCKET.")
+        link = await asyncio.to_thread(exporter.export, user.user_id)
+        logger.info("export written", extra={"user_id": user.user_id, "bytes": link.bytes})
+        return asdict(link)
+
+    @router.delete("")
+    async def erase_me(user: RequestContext = signed_in) -> dict[str, Any]:
+        erased = await asyncio.to_thread(services.eraser.erase, user.user_id)
+        logger.info("user erased", extra={"user_id": user.user_id, **asdict(erased)})
+        return {"deleted": asdict(erased)}
+
+    return router
