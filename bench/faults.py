@@ -55,7 +55,7 @@ async def run(args: argparse.Namespace) -> int:
             )
             tasks = build_task_service(settings)
             server = TodoChatKitServer(
-                build_store(settings), build_todo_agent(LocalTodoModel(), tasks)
+                build_store(settings), build_todo_agent(LocalTodoModel(), tasks), tasks=tasks
             )
             deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
             app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
