@@ -49,11 +49,13 @@ def packaged(template: dict[str, Any], layer_key: str) -> dict[str, Any]:
     result = copy.deepcopy(template)
     resources = result["Resources"]
     resources["CommonLayer"]["Properties"]["ContentUri"] = f"s3://artifacts/{layer_key}"
-    for name in FUNCTIONS:
-        resources[name]["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
-    resources["Observability"]["Properties"]["Location"] = (
-        "https://artifacts.s3.amazonaws.com/observability.template"
-    )
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
+        elif resource["Type"] == "AWS::Serverless::Application":
+            resource["Properties"]["Location"] = (
+                f"https://artifacts.s3.amazonaws.com/{name.lower()}.template"
+            )
     return result
 
 
