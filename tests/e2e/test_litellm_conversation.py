@@ -28,6 +28,7 @@ def litellm_stack(moto_endpoint: str, fake_openai: FakeOpenAI) -> Iterator[Stack
     model = litellm_model.LitellmModel(
         model="openai/gpt-test", base_url=fake_openai.api_url, api_key="sk-test-not-a-real-key"
     )
+    model.named = lambda _name: model  # type: ignore[attr-defined]  # one model id here
     yield from start_stack(settings, model)  # type: ignore[arg-type]
 
 

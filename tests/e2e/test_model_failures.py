@@ -103,7 +103,11 @@ async def visible_items(client: ChatKitClient, thread_id: str) -> list[tuple[str
     page = await client.request(
         {"type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}}
     )
-    return [(i["type"], "".join(c["text"] for c in i["content"])) for i in page["data"]]
+    return [
+        (i["type"], "".join(c["text"] for c in i["content"]))
+        for i in page["data"]
+        if i["type"] in ("user_message", "assistant_message")  # not the task widgets
+    ]
 
 
 async def stored_markers(stack: OpenAIStack, thread_id: str, user_id: str) -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ def sent_history(request: RecordedRequest) -> list[tuple[str, str]]:
         content = message["content"]
         if not isinstance(content, str):
             content = "".join(part.get("text", "") for part in content)
+        if content.startswith("The following graphical UI widget"):
+            continue  # a task widget shown beside an answer, described to the model
         out.append((message["role"], content))
     return out
 
@@ -117,7 +119,8 @@ async def thread_items(client: ChatKitClient, thread_id: str) -> list[dict[str, 
     page = await client.request(
         {"type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}}
     )
-    return list(page["data"])
+    # The messages; task widgets shown beside the answers are items of their own.
+    return [i for i in page["data"] if i["type"] in ("user_message", "assistant_message")]
 
 
 async def test_a_long_conversation_with_tools(openai_stack: OpenAIStack, http, user_id):
