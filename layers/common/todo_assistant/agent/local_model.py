@@ -189,6 +189,11 @@ class LocalTodoModel(Model):
             [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         )
         tool_names = {tool.name for tool in tools}
+        # Checked before any parsing: a crafted message must not reach the patterns at all.
+        if pending_tool_result(items) is None and len(latest_user_text(items)) > MAX_REQUEST_CHARS:
+            return self._message(
+                f"That message is too long for me to read as a task request. {HELP_TEXT}"
+            )
         turn = local_composer.read_turn(items, is_context_text)
         if local_composer.is_note_request(turn.text) and "add_task" in tool_names:
             return self._from_note(turn, items)
