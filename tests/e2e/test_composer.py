@@ -78,11 +78,16 @@ async def send(chat: ChatKitClient, thread_id: str | None, input: dict[str, Any]
 
 
 def reply(events: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        "".join(part["text"] for part in e["item"]["content"])
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
-    )
+    """What the turn showed: the answers' text and the task widgets' text beside them."""
+    shown = []
+    for e in events:
+        if e["type"] != "thread.item.done":
+            continue
+        if e["item"]["type"] == "assistant_message":
+            shown.append("".join(part["text"] for part in e["item"]["content"]))
+        elif e["item"]["type"] == "widget":
+            shown.append(e["item"].get("copy_text") or "")
+    return "\n".join(shown)
 
 
 async def raw(chat: ChatKitClient, payload: dict[str, Any]) -> httpx.Response:
@@ -314,7 +319,7 @@ async def test_a_text_note_uploaded_to_s3_becomes_tasks(composer_stack, chat, ht
     thread, events = await send(
         chat, None, with_files("Add tasks from this note", attachment["id"])
     )
-    assert reply(events).startswith("Added 3 tasks from weekend.md:")
+    assert "Added 3 tasks from weekend.md:" in reply(events)
     assert [(t["number"], t["title"]) for t in await tasks(chat)] == [
         (1, "Buy milk"),
         (2, "Call the plumber"),
