@@ -404,3 +404,23 @@ def test_generated_ids_sort_in_creation_order(store, ctx):
     assert ids == sorted(ids)
     assert all(i.startswith("msg_") for i in ids)
     assert store.generate_thread_id(ctx).startswith("thr_")
+
+
+async def test_feedback_naming_an_item_twice_is_one_piece_of_feedback(store, ctx):
+    t = thread()
+    await store.save_thread(t, ctx)
+    (item,) = await seed_items(store, ctx, t.id, 1)
+    # BatchWriteItem refuses two writes of one key: the store must not send them.
+    assert await store.save_feedback(t.id, [item.id, item.id], "negative", ctx) == 1
+    assert await store.load_feedback(t.id, ctx) == {item.id: "negative"}
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+async def test_a_page_of_no_rows_is_empty_and_has_no_more(store, ctx, limit):
+    t = thread()
+    await store.save_thread(t, ctx)
+    await seed_items(store, ctx, t.id, 3)
+    items = await store.load_thread_items(t.id, None, limit, "asc", ctx)
+    threads = await store.load_threads(limit, None, "desc", ctx)
+    for page in (items, threads):
+        assert page.data == [] and page.has_more is False and page.after is None

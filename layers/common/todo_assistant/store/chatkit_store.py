@@ -696,6 +696,7 @@ def _order(order: str) -> Order:
 
 
 def _page[T](rows: list[T], limit: int, key: Callable[[T], str]) -> Page[T]:
-    has_more = len(rows) > limit
-    data = rows[:limit]
+    # A page of no rows (limit 0 or less) is empty and has nothing after it.
+    has_more = limit > 0 and len(rows) > limit
+    data = rows[: max(limit, 0)]
     return Page(data=data, has_more=has_more, after=key(data[-1]) if has_more and data else None)
