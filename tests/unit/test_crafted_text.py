@@ -100,9 +100,9 @@ async def test_decide_runs_in_a_worker_thread():
     seen: list[int] = []
 
     class Recording(LocalTodoModel):
-        def decide(self, input, tools):  # type: ignore[no-untyped-def]
+        def decide(self, input, tools, *args):  # type: ignore[no-untyped-def]
             seen.append(threading.get_ident())
-            return super().decide(input, tools)
+            return super().decide(input, tools, *args)
 
     model = Recording()
     loop_thread = threading.get_ident()
@@ -131,10 +131,10 @@ async def test_the_loop_keeps_serving_while_a_message_is_parsed():
     release = threading.Event()
 
     class Slow(LocalTodoModel):
-        def decide(self, input, tools):  # type: ignore[no-untyped-def]
+        def decide(self, input, tools, *args):  # type: ignore[no-untyped-def]
             started.set()
             assert release.wait(10)
-            return super().decide(input, tools)
+            return super().decide(input, tools, *args)
 
     async def heartbeat() -> str:
         assert await asyncio.to_thread(started.wait, 10)
