@@ -54,7 +54,9 @@ def crafted(size: int) -> dict[str, str]:
     }
 
 
-# Generous: linear parsing of 1 MiB takes well under this even on a busy CI machine.
+# Generous: linear parsing of 1 MiB takes well under this even on a busy CI machine. Measured
+# as this thread's CPU time, so other threads of the test process (live servers) waiting for
+# or holding the GIL cannot make linear work look slow.
 CEILING_SECONDS = 2.0
 
 
@@ -62,9 +64,9 @@ CEILING_SECONDS = 2.0
 def test_one_mib_messages_are_answered_quickly(name):
     text = crafted(MIB)[name]
     model = LocalTodoModel()
-    started = time.perf_counter()
+    started = time.thread_time()
     reply = model.decide(text, [])
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert elapsed < CEILING_SECONDS, f"{name}: {elapsed:.2f}s"
     # Far over the cap: not read as a request, and the reply does not echo it back.
     assert "too long" in reply.content[0].text  # type: ignore[union-attr]
@@ -76,19 +78,19 @@ def test_parsing_is_linear_even_without_the_cap(name):
     # 64 KiB with the cap lifted: backtracking patterns needed minutes here (a 30 KB run of
     # "show " took 5 s, 4 KB of spaces minutes); linear ones need milliseconds.
     text = crafted(64 * 1024)[name]
-    started = time.perf_counter()
+    started = time.thread_time()
     parse_request(text, today=TODAY, max_chars=len(text))
     small_talk(text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert elapsed < CEILING_SECONDS, f"{name}: {elapsed:.2f}s"
 
 
 @pytest.mark.parametrize("name", list(crafted(64)))
 def test_crafted_text_at_the_cap_is_parsed(name):
     text = crafted(MAX_REQUEST_CHARS - 16)[name]
-    started = time.perf_counter()
+    started = time.thread_time()
     parse_request(text, today=TODAY)
-    assert time.perf_counter() - started < CEILING_SECONDS
+    assert time.thread_time() - started < CEILING_SECONDS
 
 
 def test_the_cap_is_on_the_raw_message():
