@@ -38,7 +38,6 @@ from bench.support import (
     print_table,
     ratio,
 )
-from tests.support.live_server import live_server
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.config import Settings
@@ -48,6 +47,7 @@ from todo_assistant.local.chat_client import (
     add_message_request,
     create_thread_request,
 )
+from todo_assistant.local.live_server import live_server
 from todo_assistant.local.stack import PathRouter, prepare_aws_resources
 from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
 from todo_assistant.server import TodoChatKitServer

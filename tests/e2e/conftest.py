@@ -13,11 +13,11 @@ from agents import set_tracing_disabled
 
 from tests.conftest import bound_settings
 from tests.support.fake_openai import FakeOpenAI, run_fake_openai
-from tests.support.live_server import live_server
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.config import Settings
+from todo_assistant.local.live_server import live_server
 from todo_assistant.local.stack import PathRouter
 from todo_assistant.runtime import (
     build_attachment_store,

@@ -26,11 +26,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.conftest import ROOT, make_settings
-from tests.support.live_server import free_port, live_server
 from tests.support.logs import captured_logs
 from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_provider
 from todo_assistant.auth.hosted import build_hosted_sessions
 from todo_assistant.config import ConfigurationError, Settings
+from todo_assistant.local.live_server import free_port, live_server
 from todo_assistant.web.session_app import build_session_dependencies, create_session_app
 
 pytestmark = pytest.mark.e2e

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.live_server import live_server
 from tests.support.oidc import AUDIENCE, run_identity_provider
 from todo_assistant.config import Settings
 from todo_assistant.local.devserver import banner
+from todo_assistant.local.live_server import live_server
 from todo_assistant.local.stack import (
     build_local_app,
     local_auth_mode,

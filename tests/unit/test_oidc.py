@@ -11,7 +11,6 @@ import jwt
 import pytest
 
 from tests.conftest import make_settings
-from tests.support.live_server import live_server
 from tests.support.oidc import (
     AUDIENCE,
     IdentityProvider,
@@ -27,6 +26,7 @@ from todo_assistant.auth.oidc import (
     OidcVerifier,
 )
 from todo_assistant.config import ConfigurationError, Settings
+from todo_assistant.local.live_server import live_server
 from todo_assistant.web.session_app import create_session_app
 
 NOWHERE = "http://127.0.0.1:1"

@@ -29,6 +29,8 @@ from typing import Any, Literal
 import h11
 import httpx
 
+from todo_assistant.local.live_server import live_server
+
 FaultKind = Literal["throttle", "internal", "drop"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("throttle", "internal", "drop")
 _TABLE_MANAGEMENT = {"CreateTable", "DescribeTable", "DeleteTable", "UpdateTimeToLive"}
@@ -357,30 +359,5 @@ def check_turns(
     return figures
 
 
-@contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port (a background thread)."""
-    import socket
-    import time
-
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+# One helper serves tests, benches and the fault runs alike.
+serve_in_thread = live_server

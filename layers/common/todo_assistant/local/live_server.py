@@ -1,4 +1,4 @@
-"""Run an ASGI app with uvicorn on a free loopback port in a background thread."""
+"""Run an ASGI app with uvicorn on a free loopback port in a background thread (tests, benches)."""
 
 from __future__ import annotations
 
