@@ -19,15 +19,14 @@ from agents import set_tracing_disabled
 
 from bench.support import bench_settings, dynamodb_backend
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.context import RequestContext
 from todo_assistant.local.faults import FaultProxy, chat_load, check_turns, serve_in_thread
 from todo_assistant.local.stack import PathRouter
-from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
-from todo_assistant.server import TodoChatKitServer
+from todo_assistant.runtime import build_store, build_task_service
 from todo_assistant.store.table import bind_table, create_table_if_missing
 from todo_assistant.tasks.models import StatusFilter
-from todo_assistant.web.chatkit_app import ChatKitDependencies, create_chatkit_app
+from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
 
 NO_LIMITS = {
@@ -53,11 +52,7 @@ async def run(args: argparse.Namespace) -> int:
                     "dynamodb_max_retry_attempts": args.retries,
                 }
             )
-            tasks = build_task_service(settings)
-            server = TodoChatKitServer(
-                build_store(settings), build_todo_agent(LocalTodoModel(), tasks), tasks=tasks
-            )
-            deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
+            deps = build_chatkit_dependencies(settings, model_factory=lambda _: LocalTodoModel())
             app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
             with serve_in_thread(app) as base_url:
                 proxy.fraction = args.fraction

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from agents import Agent, set_tracing_disabled
-from chatkit.agents import AgentContext
+from agents import set_tracing_disabled
 
 from bench.memory_store import MemoryChatKitStore
 from bench.support import (
@@ -39,7 +38,7 @@ from bench.support import (
     ratio,
 )
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.local.chat_client import (
@@ -49,11 +48,10 @@ from todo_assistant.local.chat_client import (
 )
 from todo_assistant.local.live_server import live_server
 from todo_assistant.local.stack import PathRouter, prepare_aws_resources
-from todo_assistant.runtime import build_client_secrets, build_store, build_task_service
-from todo_assistant.server import TodoChatKitServer
+from todo_assistant.runtime import build_store
 from todo_assistant.tasks.repository import MemoryTaskRepository
 from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.chatkit_app import ChatKitDependencies, create_chatkit_app
+from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import SessionDependencies, create_session_app
 
 CHORES = [
@@ -225,28 +223,28 @@ def measure(
 
 def dynamo_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None]:
     prepare_aws_resources(settings)
-    tasks = build_task_service(settings)
-    server = TodoChatKitServer(build_store(settings), build_todo_agent_for(tasks), tasks=tasks)
-    deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
+    deps = build_chatkit_dependencies(settings, model_factory=bench_model)
     app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
     counter = DynamoCallCounter()
-    counter.install()  # after every bind_table above, which drops the clients
+    counter.install()
     return app, counter
 
 
 def memory_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None]:
     tasks = TaskService(MemoryTaskRepository())
-    store = MemoryChatKitStore()
-    server = TodoChatKitServer(store, build_todo_agent_for(tasks), tasks=tasks)
-    secrets = build_client_secrets(settings)
-    session = create_session_app(settings, SessionDependencies(secrets=secrets, tasks=tasks))
-    chatkit = create_chatkit_app(settings, ChatKitDependencies(server=server, secrets=secrets))
+    # The same wiring with threads and tasks in memory. The rate limit still counts each turn
+    # in DynamoDB, as it always has in this baseline: the ratios stay comparable across runs.
+    deps = build_chatkit_dependencies(
+        settings, model_factory=bench_model, store=MemoryChatKitStore(), tasks=tasks
+    )
+    session = create_session_app(settings, SessionDependencies(secrets=deps.secrets, tasks=tasks))
+    chatkit = create_chatkit_app(settings, deps)
     return PathRouter(chatkit, session), None
 
 
-def build_todo_agent_for(tasks: TaskService) -> Agent[AgentContext[RequestContext]]:
+def bench_model(model_id: str | None) -> LocalTodoModel:
     # No pacing delay: the figures are the backend's own cost, not a model's.
-    return build_todo_agent(LocalTodoModel(delay_seconds=0.0), tasks)
+    return LocalTodoModel(delay_seconds=0.0)
 
 
 def report(dynamo: Run, baseline: Run, turns: int) -> None:
@@ -424,7 +422,6 @@ def main(argv: list[str] | None = None) -> int:
         app, counter = dynamo_app(settings)
         assert counter is not None
         seeding_store = build_store(settings)
-        counter.install()  # again: building a store rebinds the table (fresh clients)
         with live_server(app) as base_url:
             asyncio.run(turns_on_long_threads(base_url, counter, seeding_store))
     return 1 if dynamo.failures or baseline.failures else 0

@@ -14,19 +14,11 @@ from agents import set_tracing_disabled
 from tests.conftest import bound_settings
 from tests.support.fake_openai import FakeOpenAI, run_fake_openai
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.agent.model_choice import ModelChoices
-from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.local.live_server import live_server
 from todo_assistant.local.stack import PathRouter
-from todo_assistant.runtime import (
-    build_attachment_store,
-    build_client_secrets,
-    build_store,
-    build_task_service,
-)
-from todo_assistant.server import TodoChatKitServer
-from todo_assistant.web.chatkit_app import ChatKitDependencies, create_chatkit_app
+from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
 
 set_tracing_disabled(True)
@@ -64,18 +56,12 @@ class Stack:
 
 
 def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
-    tasks = build_task_service(settings)
-    store = build_store(settings)
     # The local model answers as the configured model, and as any other allowed one.
     model.name = settings.default_model
-    server = TodoChatKitServer(
-        store,
-        build_todo_agent(model, tasks),
-        tasks=tasks,
-        attachments=build_attachment_store(settings, store),
-        models=ModelChoices(settings.default_model, settings.allowed_model_ids, model.named),
+    deps = build_chatkit_dependencies(
+        settings,
+        model_factory=lambda model_id: model if model_id is None else model.named(model_id),
     )
-    deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
     app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
     with live_server(app) as base_url:
         yield Stack(base_url, settings, model)

@@ -20,10 +20,10 @@ from tests.support.chat import (
 )
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
+from todo_assistant.runtime import build_task_service
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.tasks.models import TaskCreate, TaskStatus
 from todo_assistant.tasks.service import TaskService
@@ -42,7 +42,8 @@ def ctx(user_id: str) -> RequestContext:
 
 
 def make_server(settings: Settings, tasks: TaskService, model) -> TodoChatKitServer:
-    return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks), tasks=tasks)
+    deps = build_chatkit_dependencies(settings, model_factory=lambda _: model, tasks=tasks)
+    return deps.server
 
 
 async def test_local_model_conversation_changes_the_database(moto_settings, tasks, ctx):

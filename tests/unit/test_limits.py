@@ -3,16 +3,27 @@ refusal writes nothing, users never share a window, and the updates compose with
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
+from chatkit.types import (
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+)
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.config import Settings
+from todo_assistant.context import RequestContext
+from todo_assistant.ids import new_id
 from todo_assistant.limits import PlannedWindow, RateLimited, RateLimiter
+from todo_assistant.runtime import build_store
 from todo_assistant.store import keys
 from todo_assistant.store.table import CounterRow, TableRow, TaskRow
 
@@ -138,3 +149,56 @@ def test_other_cancellations_are_not_called_rate_limits(
         return limit.add_to(transaction, user_id)
 
     assert limit.refusal(*cancelled(update_missing_task)) is None
+
+
+def message(thread_id: str, text: str) -> UserMessageItem:
+    return UserMessageItem(
+        id=new_id("msg"),
+        thread_id=thread_id,
+        created_at=datetime.now(),
+        content=[UserMessageTextContent(text=text)],
+        attachments=[],
+        inference_options=InferenceOptions(),
+    )
+
+
+async def test_a_turn_is_counted_by_the_write_of_its_message(
+    backend_settings: Settings, user_id: str
+) -> None:
+    """The turn limit rides on the transaction that writes the user's message: no call of its
+    own, and a refused turn leaves the thread exactly as it was."""
+    store = build_store(backend_settings)
+    limit = limiter(per_minute=2, per_day=10, now=time.time())
+    user = RequestContext(user_id=user_id)
+
+    first = user.for_request(turn=True, turn_limiter=limit)
+    thread = ThreadMetadata(id=store.generate_thread_id(first), created_at=datetime.now())
+    await store.save_thread(thread, first)
+    with count_dynamodb_calls() as calls:
+        await store.add_thread_item(thread.id, message(thread.id, "one"), first)
+    assert calls == {"TransactWriteItems": 1}  # thread + message + both windows
+    minute, day = (w.sort_key for w in limit.plan())
+    assert counts(user_id) == {minute: 1, day: 1}
+
+    await store.add_thread_item(
+        thread.id, message(thread.id, "two"), user.for_request(turn=True, turn_limiter=limit)
+    )
+    stored_before = await store.load_thread(thread.id, user)
+
+    third = user.for_request(turn=True, turn_limiter=limit)
+    with pytest.raises(RateLimited) as refused:
+        await store.add_thread_item(thread.id, message(thread.id, "three"), third)
+    assert refused.value.window == "minute"
+    items = await store.load_thread_items(thread.id, None, 10, "asc", user)
+    assert [i.content[0].text for i in items.data if isinstance(i, UserMessageItem)] == [
+        "one",
+        "two",
+    ]
+    assert (await store.load_thread(thread.id, user)).model_dump() == stored_before.model_dump()
+    assert counts(user_id) == {minute: 2, day: 2}
+    # Another user's turns are their own.
+    other = RequestContext(user_id=f"{user_id}-other").for_request(turn=True, turn_limiter=limit)
+    other_thread = ThreadMetadata(id=store.generate_thread_id(other), created_at=datetime.now())
+    await store.save_thread(other_thread, other)
+    await store.add_thread_item(other_thread.id, message(other_thread.id, "hi"), other)
+    assert counts(f"{user_id}-other") == {minute: 1, day: 1}

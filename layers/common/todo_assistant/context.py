@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from todo_assistant.limits import RateLimiter
 
 # User ids become part of every DynamoDB key: a conservative alphabet that still admits the
 # `sub` formats of Cognito (UUID), Auth0 (`auth0|...`), Clerk (`user_...`) and e-mail claims.
@@ -29,8 +33,9 @@ class RequestContext:
     # What the dashboard shows (agent/page_context.py): untrusted, never identity.
     page_context: tuple[tuple[str, str], ...] = ()
 
-    def for_request(self, *, turn: bool) -> RequestContext:
-        """The same user, with a fresh scope for one request."""
+    def for_request(self, *, turn: bool, turn_limiter: RateLimiter | None = None) -> RequestContext:
+        """The same user, with a fresh scope for one request (`turn_limiter`: counted by the
+        write of the request's user message)."""
         from todo_assistant.store.request_scope import RequestScope
 
-        return replace(self, scope=RequestScope(turn=turn))
+        return replace(self, scope=RequestScope(turn=turn, turn_limiter=turn_limiter))

@@ -147,7 +147,8 @@ class RateLimiter:
     def refusal(
         self, error: TransactWriteError, planned: list[PlannedWindow]
     ) -> RateLimited | None:
-        """The limit a cancelled transaction ran into, if that is why it was cancelled."""
+        """The limit a cancelled transaction ran into, if that is why it was cancelled (and
+        counted on the `RateLimited` metric)."""
         by_key = {window.sort_key: window for window in planned}
         for reason in error.cancellation_reasons or ():
             if reason is None or reason.code != "ConditionalCheckFailed":
@@ -156,6 +157,7 @@ class RateLimiter:
             hit = by_key.get(item.get("sk", {}).get("S", ""))
             if hit is not None:
                 retry_after = max(1, math.ceil(hit.ends_at - self._clock()))
+                rate_limited(self.scope)
                 return RateLimited(self.scope, hit.window.name, retry_after)
         return None
 
@@ -173,7 +175,6 @@ class RateLimiter:
             refused = self.refusal(error, planned)
             if refused is None:
                 raise
-            rate_limited(self.scope)
             raise refused from None
 
     async def check(self, user_id: str) -> None:

@@ -39,6 +39,7 @@ from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
 from todo_assistant.context import RequestContext
+from todo_assistant.limits import RateLimiter
 from todo_assistant.metrics import current_turn
 from todo_assistant.store.attachments import S3AttachmentStore
 from todo_assistant.store.chatkit_store import TodoStore
@@ -117,6 +118,10 @@ TURN_REQUESTS = frozenset(
 )
 
 
+# Turns that start by writing a new user message: the rate limit rides on that write.
+OPENING_WRITE_REQUESTS = frozenset({"threads.create", "threads.add_user_message"})
+
+
 def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
     return _REQUEST_ADAPTER.validate_json(body)
 
@@ -134,6 +139,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         attachments: S3AttachmentStore | None = None,
         models: ModelChoices | None = None,
         max_tool_calls_per_turn: int = 8,
+        turn_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(store, attachments)
         self.chat_store = store
@@ -153,6 +159,9 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self.max_model_calls = max_tool_calls_per_turn + 1
         self.converter = converter or ThreadItemConverter()
         self.tool_call_counter = ToolCallCounter()
+        self.turn_limiter = (
+            turn_limiter if turn_limiter is not None and turn_limiter.enabled else None
+        )
 
     async def process(
         self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
@@ -160,7 +169,14 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         """The SDK's `process`, taking an already parsed request (the endpoint parses it once
         to check it), with a fresh store scope per request that is flushed when it ends."""
         parsed = request if isinstance(request, BaseModel) else parse_request(request)
-        scoped = context.for_request(turn=parsed.type in TURN_REQUESTS)
+        turn = parsed.type in TURN_REQUESTS
+        limiter = self.turn_limiter if turn else None
+        if limiter is not None and parsed.type not in OPENING_WRITE_REQUESTS:
+            # No user message is written first (a retry, a client tool's output): counted on
+            # its own; `RateLimited` refuses the request before anything else happens.
+            await limiter.check(context.user_id)
+            limiter = None
+        scoped = context.for_request(turn=turn, turn_limiter=limiter)
         if is_streaming_req(parsed):
             return StreamingResult(self._flushed(self._process_streaming(parsed, scoped), scoped))
         result = NonStreamingResult(await self._process_non_streaming(parsed, scoped))

@@ -11,7 +11,7 @@ import asyncio
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
@@ -44,6 +44,9 @@ from todo_assistant.store.table import (
     TableRow,
     ThreadRow,
 )
+
+if TYPE_CHECKING:
+    from todo_assistant.limits import PlannedWindow, RateLimiter
 
 _ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 # An uploaded file no message ever used disappears by itself (DynamoDB TTL on `expires_at`).
@@ -357,11 +360,13 @@ class DynamoChatKitStore(TodoStore):
         cached = scope.threads.get(thread_id) if scope is not None else None
         new_thread = cached.metadata if cached is not None and cached.stored_json is None else None
         staged = scope.staged if scope is not None else []
+        limiter = scope.turn_limiter if scope is not None else None
         await asyncio.to_thread(
-            self._write_user_message, thread_id, item, new_thread, staged, context.user_id
+            self._write_user_message, thread_id, item, new_thread, staged, context.user_id, limiter
         )
         if scope is not None:
             scope.staged = []
+            scope.turn_limiter = None  # counted once per request
         if cached is not None and new_thread is not None:
             cached.stored_json = new_thread.model_dump_json()
 
@@ -372,11 +377,15 @@ class DynamoChatKitStore(TodoStore):
         new_thread: ThreadMetadata | None,
         staged: list[tuple[str, ThreadItem]],
         user_id: str,
+        limiter: RateLimiter | None = None,
     ) -> None:
         _require_safe(thread_id, item.id)
         now = utc_now()
+        planned: list[PlannedWindow] = []
         try:
             with TransactWrite(connection=_connection()) as transaction:
+                if limiter is not None:
+                    planned = limiter.add_to(transaction, user_id)
                 if new_thread is not None:
                     transaction.save(
                         self.thread_row(new_thread, user_id),
@@ -396,8 +405,10 @@ class DynamoChatKitStore(TodoStore):
                 for staged_thread, staged_item in staged:
                     transaction.save(self.item_row(staged_thread, staged_item, user_id))
         except TransactWriteError as error:
-            # The thread's is the only condition: missing (updating) or already there
-            # (creating), this user has no such thread to add a first message to.
+            if limiter is not None and (refused := limiter.refusal(error, planned)) is not None:
+                raise refused from None
+            # Otherwise the thread's is the only condition: missing (updating) or already
+            # there (creating), this user has no such thread to add a first message to.
             reasons = error.cancellation_reasons or []
             if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
                 raise NotFoundError(f"{thread_id} not found") from None

@@ -13,8 +13,12 @@ nothing here is shared between requests or users.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chatkit.types import ThreadItem, ThreadMetadata
+
+if TYPE_CHECKING:
+    from todo_assistant.limits import RateLimiter
 
 
 @dataclass
@@ -37,3 +41,6 @@ class RequestScope:
     threads: dict[str, CachedThread] = field(default_factory=dict)
     # Hidden context items not yet written (never shown to the client, so never acknowledged).
     staged: list[tuple[str, ThreadItem]] = field(default_factory=list)
+    # The turn's rate limit, counted by the write of the user's message (same transaction):
+    # a refused turn writes nothing and costs no extra request.
+    turn_limiter: RateLimiter | None = None

@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
@@ -26,33 +25,23 @@ from chatkit.types import (
 )
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from todo_assistant.actions import ActionRejected
 from todo_assistant.agent.client_tools import check_client_tool_output
-from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.page_context import page_context_from_body
-from todo_assistant.agent.providers import build_model
-from todo_assistant.agent.request_settings import request_settings
-from todo_assistant.agent.todo_agent import build_todo_agent
-from todo_assistant.auth.client_secrets import ClientSecretService
+from todo_assistant.chatkit_runtime import ChatKitDependencies, build_chatkit_dependencies
 from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
-from todo_assistant.limits import RateLimiter
+from todo_assistant.limits import RateLimited
 from todo_assistant.metrics import TurnMetrics, start_turn
 from todo_assistant.observability import logger
-from todo_assistant.runtime import (
-    build_attachment_store,
-    build_client_secrets,
-    build_store,
-    build_task_service,
-)
-from todo_assistant.server import TodoChatKitServer
+from todo_assistant.server import TodoChatKitServer, parse_request
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
 from todo_assistant.web.snapstart import install_adapter_routes
-from todo_assistant.web.turn_guard import guard_turn
+from todo_assistant.web.turn_guard import check_message_length, rate_limit_error
 
 
 class _DropClientNotFound(logging.Filter):
@@ -68,37 +57,6 @@ logging.getLogger("chatkit").addFilter(_DropClientNotFound())
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
-
-
-@dataclass
-class ChatKitDependencies:
-    server: TodoChatKitServer
-    secrets: ClientSecretService
-
-
-def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
-    tasks = build_task_service(settings)
-    store = build_store(settings)
-    agent = build_todo_agent(
-        build_model(settings), tasks, max_output_tokens=settings.max_output_tokens
-    )
-    models = ModelChoices(
-        settings.default_model,
-        settings.allowed_model_ids,
-        lambda model_id: build_model(settings, model_id),
-    )
-    server = TodoChatKitServer(
-        store,
-        agent,
-        history_item_limit=settings.history_item_limit,
-        tasks=tasks,
-        attachments=build_attachment_store(settings, store),
-        models=models,
-        request_settings=request_settings(settings),
-        max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
-    )
-    return ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
 
 
 def sse_event(event: ErrorEvent) -> bytes:
@@ -106,7 +64,14 @@ def sse_event(event: ErrorEvent) -> bytes:
 
 
 # What `_client_error` answers with a 4xx: the client's mistake, not a failed turn.
-_CLIENT_ERRORS = (ValidationError, NotFoundError, NotImplementedError, ValueError, ActionRejected)
+_CLIENT_ERRORS = (
+    ValidationError,
+    NotFoundError,
+    NotImplementedError,
+    ValueError,
+    ActionRejected,
+    RateLimited,
+)
 # How every ErrorEvent starts on the wire (its `type` field is serialized first); text the
 # model or user wrote is a JSON string there, its quotes escaped, so it cannot match.
 _ERROR_EVENT_PREFIX = b'data: {"type":"error"'
@@ -117,6 +82,8 @@ def _client_error(error: Exception) -> ApiError:
     """Map what the SDK raises on bad input to a 4xx; anything else is ours (a JSON 500)."""
     if isinstance(error, ValidationError):
         return ApiError(400, "invalid_request", describe_validation_error(error))
+    if isinstance(error, RateLimited):
+        return rate_limit_error(error)
     if isinstance(error, ActionRejected):
         return ApiError(error.status, error.code, error.message)
     if isinstance(error, NotFoundError):
@@ -256,7 +223,6 @@ def create_chatkit_app(
     app = new_app("Todo assistant ChatKit", settings)
     app.state.deps = deps
     install_adapter_routes(app, settings)
-    turn_limiter = RateLimiter.for_turns(settings)
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -265,13 +231,13 @@ def create_chatkit_app(
             raise ApiError(415, "unsupported_media_type", "Send the ChatKit request as JSON.")
         body = await request.body()
         try:
-            parsed = _REQUEST_ADAPTER.validate_json(body)
+            parsed = parse_request(body)
             if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
                 # ChatKit's input type has no `metadata`: the page context is read from the body.
                 user = dataclasses.replace(user, page_context=page_context_from_body(body))
             await _check_attachments(parsed, deps.server, user)
             await check_client_tool_output(parsed, deps.server.store, user)
-            await guard_turn(parsed, user, turn_limiter, settings.max_message_chars)
+            check_message_length(parsed, settings.max_message_chars)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))

@@ -74,7 +74,7 @@ def after_restore(settings: Settings | None = None) -> None:
       keys (re-read through that cache on use) are fetched afresh by the first request.
     """
     random.seed()
-    bind_table(settings or get_settings())
+    bind_table(settings or get_settings(), reconnect=True)
     boto3.DEFAULT_SESSION = None
     # Only if a secret was read at init: importing Powertools' parameters just to clear it
     # would cost time on every restore.

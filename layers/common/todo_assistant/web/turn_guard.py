@@ -1,32 +1,21 @@
-"""What a ChatKit request must pass before it may run the model: message length, rate limit.
+"""What a ChatKit request must pass before it may run the model.
 
-Both checks run after the request is parsed and its user verified, and before the ChatKit
-server writes anything; a refusal is a plain JSON 4xx (429 with `Retry-After` for the limit).
+The message length is checked here, after the request is parsed and its user verified and
+before the ChatKit server writes anything. The turn rate limit is counted by the server, in the
+same transaction as the user's message (`TodoChatKitServer.process`); its refusal,
+`RateLimited`, becomes the 429 with `Retry-After` below. Either refusal is a plain JSON 4xx.
 """
 
 from __future__ import annotations
 
 from chatkit.types import (
     ChatKitReq,
-    ThreadsAddClientToolOutputReq,
-    ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
-    ThreadsRetryAfterItemReq,
 )
 
-from todo_assistant.context import RequestContext
-from todo_assistant.limits import RateLimited, RateLimiter
+from todo_assistant.limits import RateLimited
 from todo_assistant.web.errors import ApiError
-
-# Requests that run the model: the ones a turn rate limit counts.
-TURN_REQUESTS = (
-    ThreadsCreateReq,
-    ThreadsAddUserMessageReq,
-    ThreadsRetryAfterItemReq,
-    ThreadsAddClientToolOutputReq,
-    ThreadsAddStructuredInputReq,
-)
 
 
 def message_chars(request: ChatKitReq) -> int:
@@ -40,11 +29,7 @@ def rate_limit_error(refused: RateLimited) -> ApiError:
     return ApiError(429, "rate_limited", refused.message, {"Retry-After": str(refused.retry_after)})
 
 
-async def guard_turn(
-    request: ChatKitReq, user: RequestContext, limiter: RateLimiter, max_message_chars: int
-) -> None:
-    if not isinstance(request, TURN_REQUESTS):
-        return
+def check_message_length(request: ChatKitReq, max_message_chars: int) -> None:
     chars = message_chars(request)
     if chars > max_message_chars:
         raise ApiError(
@@ -52,7 +37,3 @@ async def guard_turn(
             "message_too_long",
             f"The message has {chars} characters; at most {max_message_chars} are accepted.",
         )
-    try:
-        await limiter.check(user.user_id)
-    except RateLimited as refused:
-        raise rate_limit_error(refused) from None
