@@ -15,7 +15,6 @@ from todo_assistant.local.chat_client import (
     add_message_request,
     create_thread_request,
 )
-from todo_assistant.store.keys import LIMITS_PREFIX
 
 pytestmark = pytest.mark.e2e
 
@@ -151,10 +150,9 @@ async def test_unknown_thread_is_404_and_writes_nothing(stack, http, signed_in):
     )
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
-    # The attempt counts against the user's turn budget (a flood of bad turns is not free);
-    # nothing else is written.
-    written = partition_keys(stack.settings, signed_in_user(signed_in))
-    assert [sk for sk in written if not sk.startswith(LIMITS_PREFIX)] == []
+    # Nothing is written, not even the turn's count: it rides on the message's write, which
+    # the missing thread cancelled.
+    assert partition_keys(stack.settings, signed_in_user(signed_in)) == []
 
 
 async def test_missing_attachment_is_404_before_anything_is_written(stack, http, signed_in):

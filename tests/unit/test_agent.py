@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from agents import set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import AssistantMessageItem
+from pynamodb.signals import pre_dynamodb_send
 
 from tests.support.chat import (
     assistant_text,
@@ -235,3 +238,37 @@ async def test_local_model_reads_everyday_due_dates(moto_settings, tasks, ctx):
     _, events = await say(server, ctx, "move task 1 to tomorrow evening", thread_id)
     task = await tasks.get(ctx.user_id, 1)
     assert (task.title, task.due_date) == ("Buy groceries", today + timedelta(days=1))
+
+
+async def test_a_new_message_is_written_while_its_thread_is_read(moto_settings, tasks, ctx):
+    """The thread's read (metadata + history) and the message's write go out together: the
+    read is held until the write has been sent, which only works if both are in flight."""
+    server = make_server(moto_settings, tasks, LocalTodoModel())
+    thread_id, _ = await say(server, ctx, "Plan the picnic", None)
+    write_sent = threading.Event()
+    read_saw_write: list[bool] = []
+
+    def hold_reads(sender: Any, operation_name: str, **_: Any) -> None:
+        if operation_name == "TransactWriteItems":
+            write_sent.set()
+        elif operation_name == "Query" and not read_saw_write:
+            read_saw_write.append(write_sent.wait(timeout=10))
+
+    pre_dynamodb_send.connect(hold_reads)
+    try:
+        with count_dynamodb_calls() as calls:
+            _, events = await say(server, ctx, "Thanks!", thread_id)
+    finally:
+        pre_dynamodb_send.disconnect(hold_reads)
+    assert read_saw_write == [True]
+    assert calls == {"Query": 1, "TransactWriteItems": 1, "PutItem": 1}
+    assert assistant_text(events)
+    # What the read returned reached the SDK: the thread kept its title through the turn.
+    assert (await server.store.load_thread(thread_id, ctx)).title == "Plan the picnic"
+    page = await server.store.load_thread_items(thread_id, None, 10, "asc", ctx)
+    assert [i.type for i in page.data] == [
+        "user_message",
+        "assistant_message",
+        "user_message",
+        "assistant_message",
+    ]

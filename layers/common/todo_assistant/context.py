@@ -33,9 +33,17 @@ class RequestContext:
     # What the dashboard shows (agent/page_context.py): untrusted, never identity.
     page_context: tuple[tuple[str, str], ...] = ()
 
-    def for_request(self, *, turn: bool, turn_limiter: RateLimiter | None = None) -> RequestContext:
+    def for_request(
+        self,
+        *,
+        turn: bool,
+        turn_limiter: RateLimiter | None = None,
+        overlap_opening: bool = False,
+    ) -> RequestContext:
         """The same user, with a fresh scope for one request (`turn_limiter`: counted by the
-        write of the request's user message)."""
+        write of the request's user message; `overlap_opening`: read the thread while that
+        message is written)."""
         from todo_assistant.store.request_scope import RequestScope
 
-        return replace(self, scope=RequestScope(turn=turn, turn_limiter=turn_limiter))
+        scope = RequestScope(turn=turn, turn_limiter=turn_limiter, overlap_opening=overlap_opening)
+        return replace(self, scope=scope)

@@ -176,7 +176,12 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             # its own; `RateLimited` refuses the request before anything else happens.
             await limiter.check(context.user_id)
             limiter = None
-        scoped = context.for_request(turn=turn, turn_limiter=limiter)
+        scoped = context.for_request(
+            turn=turn,
+            turn_limiter=limiter,
+            # The SDK reads the thread, then writes the message: both go out at once.
+            overlap_opening=parsed.type == "threads.add_user_message",
+        )
         if is_streaming_req(parsed):
             return StreamingResult(self._flushed(self._process_streaming(parsed, scoped), scoped))
         result = NonStreamingResult(await self._process_non_streaming(parsed, scoped))

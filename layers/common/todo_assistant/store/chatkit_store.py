@@ -8,6 +8,7 @@ method runs in a worker thread so the event loop keeps streaming.
 from __future__ import annotations
 
 import asyncio
+import copy
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from todo_assistant.lifecycle.retention import thread_expiry
 from todo_assistant.store import keys
 from todo_assistant.store.keys import sortable_time, user_pk
 from todo_assistant.store.payloads import EncodedPayload, PayloadCodec
-from todo_assistant.store.request_scope import CachedThread, RequestScope
+from todo_assistant.store.request_scope import CachedThread, PendingThread, RequestScope
 from todo_assistant.store.table import (
     AttachmentRow,
     FeedbackRow,
@@ -139,6 +140,18 @@ class DynamoChatKitStore(TodoStore):
         scope = _scope(context)
         if scope is None:
             return await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
+        if scope.overlap_opening and not scope.threads and not scope.pending:
+            # The request's first read: hand out the thread now and read it while the user's
+            # message is written (that write fails if the thread is missing, and waits for
+            # this read before it returns): the first event leaves one round trip sooner.
+            _require_safe(thread_id)
+            read = asyncio.create_task(
+                asyncio.to_thread(self._load_thread_with_history, thread_id, context.user_id)
+            )
+            handed_out = ThreadMetadata(id=thread_id, created_at=utc_now())
+            scope.pending[thread_id] = PendingThread(read, handed_out)
+            return handed_out
+        await _settle(scope)
         cached = scope.threads.get(thread_id)
         if cached is None:
             if scope.turn:
@@ -184,7 +197,7 @@ class DynamoChatKitStore(TodoStore):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # The SDK sometimes passes a full `Thread`; only its metadata is ever stored.
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is None:
             await asyncio.to_thread(self._save_thread, metadata, context.user_id)
             return
@@ -241,7 +254,7 @@ class DynamoChatKitStore(TodoStore):
         return _page(threads, limit, lambda t: t.id)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None:
             scope.threads.pop(thread_id, None)
             scope.staged = [s for s in scope.staged if s[0] != thread_id]
@@ -277,7 +290,7 @@ class DynamoChatKitStore(TodoStore):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None:
             cached = scope.threads.get(thread_id)
             if cached is not None:
@@ -305,10 +318,13 @@ class DynamoChatKitStore(TodoStore):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         # Every item write is an upsert: the agents bridge can save the same item twice.
-        scope = _scope(context)
         if item.type == "user_message":
+            # Settles a thread read left running (see load_thread) together with the write.
+            scope = _scope(context)
             await self._record_user_message(thread_id, item, context)
-        elif scope is not None and isinstance(item, HiddenContextItem | SDKHiddenContextItem):
+        elif (scope := await _settled_scope(context)) is not None and isinstance(
+            item, HiddenContextItem | SDKHiddenContextItem
+        ):
             # Never shown to the client: it rides along with the request's next write.
             _require_safe(thread_id, item.id)
             scope.staged.append((thread_id, item))
@@ -319,7 +335,7 @@ class DynamoChatKitStore(TodoStore):
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self._write_items(thread_id, [item], context)
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None and thread_id in scope.threads:
             _remember(scope.threads[thread_id], item)
 
@@ -329,7 +345,7 @@ class DynamoChatKitStore(TodoStore):
         """Write items, plus whatever the request staged, in as few calls as possible."""
         _require_safe(thread_id, *(i.id for i in items))
         writes = [(thread_id, i) for i in items]
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None:
             writes = scope.staged + writes
             scope.staged = []
@@ -348,6 +364,12 @@ class DynamoChatKitStore(TodoStore):
         """Write what the request staged; called before reads that go to the table and when
         the request ends."""
         scope = _scope(context)
+        if scope is not None and scope.pending:
+            # A request that ended before its first write: its thread read is not needed.
+            for pending in scope.pending.values():
+                pending.read.cancel()
+            await asyncio.gather(*(p.read for p in scope.pending.values()), return_exceptions=True)
+            scope.pending.clear()
         if scope is not None and scope.staged:
             await self._write_items(scope.staged[0][0], [], context)
 
@@ -361,9 +383,18 @@ class DynamoChatKitStore(TodoStore):
         new_thread = cached.metadata if cached is not None and cached.stored_json is None else None
         staged = scope.staged if scope is not None else []
         limiter = scope.turn_limiter if scope is not None else None
-        await asyncio.to_thread(
+        write = asyncio.to_thread(
             self._write_user_message, thread_id, item, new_thread, staged, context.user_id, limiter
         )
+        if scope is not None and scope.pending:
+            # The thread's read was left running (load_thread): both must be done before the
+            # message is acknowledged; the write's own error (missing thread, rate limit) wins.
+            written, read = await asyncio.gather(write, _settle(scope), return_exceptions=True)
+            for outcome in (written, read):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        else:
+            await write
         if scope is not None:
             scope.staged = []
             scope.turn_limiter = None  # counted once per request
@@ -433,7 +464,7 @@ class DynamoChatKitStore(TodoStore):
         return row
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None:
             cached = scope.threads.get(thread_id)
             for item in cached.newest if cached is not None else []:
@@ -451,7 +482,7 @@ class DynamoChatKitStore(TodoStore):
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
         sk: str | None = None
-        scope = _scope(context)
+        scope = await _settled_scope(context)
         if scope is not None:
             scope.staged = [s for s in scope.staged if (s[0], s[1].id) != (thread_id, item_id)]
             cached = scope.threads.get(thread_id)
@@ -658,6 +689,24 @@ def _apply_payload(row: _EncodedRow, payload: EncodedPayload) -> None:
     row.encoding = payload.encoding
     row.body = payload.body
     row.s3_key = payload.s3_key
+
+
+async def _settle(scope: RequestScope) -> None:
+    """Finish the thread reads left running by `load_thread` and fill in the metadata it
+    handed out, so nothing of the request sees a thread before its read is done."""
+    while scope.pending:
+        thread_id, pending = scope.pending.popitem()
+        cached = await pending.read
+        scope.threads[thread_id] = cached
+        for name in type(cached.metadata).model_fields:
+            setattr(pending.handed_out, name, copy.deepcopy(getattr(cached.metadata, name)))
+
+
+async def _settled_scope(context: RequestContext) -> RequestScope | None:
+    scope = _scope(context)
+    if scope is not None:
+        await _settle(scope)
+    return scope
 
 
 def _scope(context: RequestContext) -> RequestScope | None:

@@ -12,6 +12,7 @@ nothing here is shared between requests or users.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,3 +45,16 @@ class RequestScope:
     # The turn's rate limit, counted by the write of the user's message (same transaction):
     # a refused turn writes nothing and costs no extra request.
     turn_limiter: RateLimiter | None = None
+    # A new message for an existing thread: the thread's read (metadata and history) runs
+    # while its message is written, instead of before (see `PendingThread`).
+    overlap_opening: bool = False
+    pending: dict[str, PendingThread] = field(default_factory=dict)
+
+
+@dataclass
+class PendingThread:
+    """A thread whose read is still under way: the metadata handed out is filled in place
+    when the read completes, which is before the request's first write returns."""
+
+    read: asyncio.Task[CachedThread]
+    handed_out: ThreadMetadata
