@@ -16,6 +16,7 @@ from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMeta
 from todo_assistant.context import RequestContext
 from todo_assistant.store.chatkit_store import TodoStore
 from todo_assistant.store.keys import sortable_time
+from todo_assistant.store.request_scope import RequestScope
 
 type ThreadKey = tuple[str, str]  # (user id, thread id)
 
@@ -96,6 +97,13 @@ class MemoryChatKitStore(TodoStore):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         # An upsert, like the DynamoDB store: the agents bridge may save an item twice.
+        scope = context.scope
+        if item.type == "user_message" and isinstance(scope, RequestScope) and scope.turn_limiter:
+            # The turn's count stays a DynamoDB row here, as it was before the DynamoDB store
+            # folded it into the message's write: the baseline keeps one table call per turn,
+            # so the ratios stay comparable with earlier runs.
+            await scope.turn_limiter.check(context.user_id)
+            scope.turn_limiter = None
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
