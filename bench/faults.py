@@ -21,13 +21,13 @@ from bench.support import bench_settings, dynamodb_backend
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.context import RequestContext
-from todo_assistant.local.faults import FaultProxy, chat_load, check_turns, serve_in_thread
-from todo_assistant.local.stack import PathRouter
 from todo_assistant.runtime import build_store, build_task_service
 from todo_assistant.store.table import bind_table, create_table_if_missing
 from todo_assistant.tasks.models import StatusFilter
 from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant_dev.faults import FaultProxy, chat_load, check_turns, serve_in_thread
+from todo_assistant_dev.stack import PathRouter
 
 NO_LIMITS = {
     "rate_limit_turns_per_minute": 0,

@@ -22,10 +22,10 @@ from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.lifecycle.erase import UserEraser
 from todo_assistant.lifecycle.export import UserExporter
-from todo_assistant.local.stack import embedded_moto
 from todo_assistant.runtime import build_store, s3_client
 from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
 from todo_assistant.store.table import ItemRow, bind_table, create_table_if_missing
+from todo_assistant_dev.stack import embedded_moto
 
 BUCKET = "todo-assistant-bench-lifecycle"
 CAP = 6 * 1024 * 1024

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from todo_assistant.config import Settings
-from todo_assistant.local.stack import embedded_moto
 from todo_assistant.store.table import ROW_CLASSES
+from todo_assistant_dev.stack import embedded_moto
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_KEY = "dev-insecure-bench-signing-key-0123456789abcdef"
@@ -37,7 +37,7 @@ def dynamodb_backend() -> Iterator[DynamoBackend]:
     unlike moto, a Query does not walk the whole partition. BENCH_DYNAMODB=moto forces moto.
     """
     if os.environ.get("BENCH_DYNAMODB", "").lower() != "moto":
-        from tests.support.dynamodb_local import find_dynamodb_local_dir, run_dynamodb_local
+        from todo_assistant_dev.dynamodb_local import find_dynamodb_local_dir, run_dynamodb_local
 
         jar_dir = find_dynamodb_local_dir(ROOT)
         if jar_dir is not None:

@@ -41,18 +41,18 @@ from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.local.chat_client import (
+from todo_assistant.runtime import build_store
+from todo_assistant.tasks.service import TaskService
+from todo_assistant.web.chatkit_app import create_chatkit_app
+from todo_assistant.web.session_app import SessionDependencies, create_session_app
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,
 )
-from todo_assistant.local.live_server import live_server
-from todo_assistant.local.stack import PathRouter, prepare_aws_resources
-from todo_assistant.runtime import build_store
-from todo_assistant.tasks.repository import MemoryTaskRepository
-from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import SessionDependencies, create_session_app
+from todo_assistant_dev.live_server import live_server
+from todo_assistant_dev.memory_tasks import MemoryTaskRepository
+from todo_assistant_dev.stack import PathRouter, prepare_aws_resources
 
 CHORES = [
     "buy groceries",

@@ -25,8 +25,8 @@ for _name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT", "OPENAI_API_KEY", "AWS_LAMBDA_
     os.environ.pop(_name, None)
 
 from todo_assistant.config import Settings  # noqa: E402
-from todo_assistant.local.stack import embedded_moto  # noqa: E402
 from todo_assistant.store.table import bind_table, create_table_if_missing  # noqa: E402
+from todo_assistant_dev.stack import embedded_moto  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_KEY = "dev-insecure-test-signing-key-0123456789abcdef"
@@ -44,7 +44,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def dynamodb_local_endpoint() -> Iterator[str]:
-    from tests.support.dynamodb_local import find_dynamodb_local_dir, run_dynamodb_local
+    from todo_assistant_dev.dynamodb_local import find_dynamodb_local_dir, run_dynamodb_local
 
     jar_dir = find_dynamodb_local_dir(ROOT)
     if jar_dir is None:

@@ -4,7 +4,7 @@ The functions' own `app.py` modules are imported with the environment template.y
 them in AWS (resolved for this test's resources), on moto's in-process AWS: DynamoDB for the
 table, S3 for the large-item bucket, Secrets Manager for the signing key (read through
 Powertools, as in Lambda). Client secrets expire, so the events carry `{{client_secret}}` and
-ids as placeholders that the test fills, as `todo_assistant.local.mint_secret` does for
+ids as placeholders that the test fills, as `todo_assistant_dev.mint_secret` does for
 `sam local invoke`.
 """
 
@@ -34,9 +34,9 @@ from tests.deploy.identity import AUDIENCE, ISSUER, IdentityProvider, identity_p
 from tests.deploy.test_snapstart import fake_runtime_module
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import get_settings
-from todo_assistant.local.mint_secret import fill_placeholders
 from todo_assistant.runtime import build_client_secrets
 from todo_assistant.store.table import bind_table, create_table_if_missing
+from todo_assistant_dev.mint_secret import fill_placeholders
 
 EVENTS = ROOT / "events"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

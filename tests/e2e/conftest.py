@@ -16,10 +16,10 @@ from tests.support.fake_openai import FakeOpenAI, run_fake_openai
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
-from todo_assistant.local.live_server import live_server
-from todo_assistant.local.stack import PathRouter
 from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant_dev.live_server import live_server
+from todo_assistant_dev.stack import PathRouter
 
 set_tracing_disabled(True)
 

@@ -17,7 +17,7 @@ from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.support.chat import assistant_text, button_types, task_rows, widget_items
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,

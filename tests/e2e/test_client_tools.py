@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.support.chat import assistant_text
-from todo_assistant.local import chat_cli
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev import chat_cli
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     client_tool_output_request,

@@ -15,8 +15,8 @@ from tests.conftest import BUCKET, bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.security.conftest import partition_items
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.local.chat_client import ChatKitClient, user_message
 from todo_assistant.store import keys
+from todo_assistant_dev.chat_client import ChatKitClient, user_message
 
 pytestmark = pytest.mark.e2e
 

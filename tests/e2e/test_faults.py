@@ -2,7 +2,7 @@
 injected between the apps and DynamoDB Local while several users chat over HTTP; a model that
 fails. (A model that hangs into the turn deadline: test_limits_and_lifecycle.py.)
 
-The rule checked after each run (todo_assistant/local/faults.py `check_turns`): every
+The rule checked after each run (todo_assistant_dev/faults.py `check_turns`): every
 acknowledged turn's message is stored exactly once, every reported effect's task exactly once,
 nothing twice, every failure reached the client as a clear error, and the service still
 answers. The figures are printed at the end of the test run.
@@ -21,10 +21,10 @@ from tests.e2e.conftest import Stack, start_stack
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.local.faults import FaultProxy, LoadFigures, chat_load, check_turns
 from todo_assistant.runtime import build_store, build_task_service
 from todo_assistant.store.table import bind_table
 from todo_assistant.tasks.models import StatusFilter
+from todo_assistant_dev.faults import FaultProxy, LoadFigures, chat_load, check_turns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamodb_local]
 

@@ -30,8 +30,8 @@ from tests.support.logs import captured_logs
 from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_provider
 from todo_assistant.auth.hosted import build_hosted_sessions
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.local.live_server import free_port, live_server
 from todo_assistant.web.session_app import build_session_dependencies, create_session_app
+from todo_assistant_dev.live_server import free_port, live_server
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.local.chat_client import add_message_request, create_thread_request
+from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 pytestmark = pytest.mark.e2e
 

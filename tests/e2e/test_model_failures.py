@@ -22,12 +22,12 @@ from tests.support.logs import CapturedLogs, captured_logs
 from todo_assistant.agent.history import FAILED_TURN_NOTE, is_failed_turn_marker
 from todo_assistant.agent.model_errors import FAILURES, INTERRUPTED_NOTICE
 from todo_assistant.context import RequestContext
-from todo_assistant.local.chat_client import (
+from todo_assistant.runtime import build_store
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,
 )
-from todo_assistant.runtime import build_store
 
 pytestmark = pytest.mark.e2e
 

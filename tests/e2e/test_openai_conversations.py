@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import OpenAIStack
 from tests.support.chat import assistant_text
 from tests.support.fake_openai import Call, FakeOpenAI, RecordedRequest, Say
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.chat import assistant_text
 from tests.support.ddb_calls import count_dynamodb_calls
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,

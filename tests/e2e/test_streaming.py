@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.chat import assistant_text, task_rows, widget_items
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     create_thread_request,

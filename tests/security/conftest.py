@@ -25,10 +25,10 @@ from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_pr
 from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.local.chat_client import add_message_request, create_thread_request
 from todo_assistant.runtime import build_store
 from todo_assistant.store.keys import user_pk
 from todo_assistant.store.table import bind_table
+from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 
 class CaseCounter:

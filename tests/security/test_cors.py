@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import make_settings
 from tests.security.conftest import World
 from tests.support.oidc import oidc_overrides
-from todo_assistant.local.live_server import live_server
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant_dev.live_server import live_server
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import pytest
 from tests.conftest import make_settings
 from tests.security.conftest import CaseCounter
 from tests.support.oidc import IdentityProvider, SigningKey, oidc_overrides, run_identity_provider
-from todo_assistant.local.live_server import live_server
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant_dev.live_server import live_server
 
 pytestmark = pytest.mark.e2e
 

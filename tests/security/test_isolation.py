@@ -17,7 +17,7 @@ from chatkit.types import ChatKitReq
 
 from tests.security.conftest import CaseCounter, Targets, World, sse_events
 from todo_assistant.ids import new_id
-from todo_assistant.local.chat_client import add_message_request, user_message
+from todo_assistant_dev.chat_client import add_message_request, user_message
 
 pytestmark = pytest.mark.e2e
 

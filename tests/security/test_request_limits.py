@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.security.conftest import CaseCounter, World, fresh_user_id, partition_items, sse_events
-from todo_assistant.local.chat_client import create_thread_request
+from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from tests.security.conftest import World, partition_items
 from tests.support.oidc import SIGNING_KEY, SigningKey, hs256_with
 from tests.support.tokens import client_secret_claims, forge_client_secret
 from todo_assistant.auth.client_secrets import ClientSecretService
-from todo_assistant.local.chat_client import create_thread_request
+from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from tests.security.conftest import World, fresh_user_id, partition_items, sse_events
-from todo_assistant.local.chat_client import create_thread_request
+from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 
 from todo_assistant.context import RequestContext
-from todo_assistant.local.chat_client import add_message_request, create_thread_request
+from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 
 async def stream_events(

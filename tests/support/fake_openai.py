@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from todo_assistant.local.live_server import live_server
+from todo_assistant_dev.live_server import live_server
 
 # Each event type's own model in the openai package (the union's members, by `type`).
 _EVENT_MODELS: dict[str, type[BaseModel]] = {

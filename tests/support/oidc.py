@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from todo_assistant.local.live_server import live_server
+from todo_assistant_dev.live_server import live_server
 
 AUDIENCE = "todo-web-client"
 # A real (non-development) client-secret key: OIDC stacks run like a deployed one.

@@ -7,9 +7,9 @@ import pytest
 
 from tests.support.oidc import AUDIENCE, run_identity_provider
 from todo_assistant.config import Settings
-from todo_assistant.local.devserver import banner
-from todo_assistant.local.live_server import live_server
-from todo_assistant.local.stack import (
+from todo_assistant_dev.devserver import banner
+from todo_assistant_dev.live_server import live_server
+from todo_assistant_dev.stack import (
     build_local_app,
     local_auth_mode,
     local_environment,

@@ -26,8 +26,8 @@ from todo_assistant.auth.oidc import (
     OidcVerifier,
 )
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.local.live_server import live_server
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant_dev.live_server import live_server
 
 NOWHERE = "http://127.0.0.1:1"
 

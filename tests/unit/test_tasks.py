@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
 from todo_assistant.runtime import build_task_service
 from todo_assistant.tasks.models import Priority, StatusFilter, TaskCreate, TaskPatch, TaskStatus
-from todo_assistant.tasks.repository import MemoryTaskRepository
 from todo_assistant.tasks.service import (
     AmbiguousTaskReference,
     NoTaskMatches,
     TaskNotFound,
     TaskService,
 )
+from todo_assistant_dev.memory_tasks import MemoryTaskRepository
 
 
 @pytest.fixture(params=["memory", *DYNAMODB_BACKENDS])

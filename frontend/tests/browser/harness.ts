@@ -157,7 +157,7 @@ export async function mintExpiredSecret(env: NodeJS.ProcessEnv, user: string): P
     "import sys, time",
     "from todo_assistant.auth.client_secrets import ClientSecretService",
     "from todo_assistant.config import Settings",
-    "from todo_assistant.local.mint_secret import dev_signing_keys",
+    "from todo_assistant_dev.mint_secret import dev_signing_keys",
     "s = Settings(); k = dev_signing_keys(s)",
     "svc = ClientSecretService(k.keys, k.current_kid, audience=s.token_audience,",
     "    issuer=s.token_issuer, ttl_seconds=s.client_secret_ttl_seconds)",

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import h11
 import httpx
 
-from todo_assistant.local.live_server import live_server
+from todo_assistant_dev.live_server import live_server
 
 FaultKind = Literal["throttle", "internal", "drop"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("throttle", "internal", "drop")

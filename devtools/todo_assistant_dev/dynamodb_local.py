@@ -74,7 +74,7 @@ def _free_port() -> int:
     # DynamoDB Local binds the IPv4 wildcard (it has no bind-address flag), so
     # probe the wildcard too: a port busy on any interface would fail there.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("0.0.0.0", 0))
+        sock.bind(("0.0.0.0", 0))  # noqa: S104 (probing a port, nothing listens)
         port: int = sock.getsockname()[1]
         return port
 
@@ -173,7 +173,7 @@ def run_dynamodb_local(jar_dir: Path) -> Iterator[str]:
         ):
             # cwd=jar_dir: anything the JVM might write (e.g. shared-local-instance.db
             # if -inMemory were dropped) stays out of the caller's directory.
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603 (a fixed java command line)
                 cmd, cwd=jar_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=err
             )
             try:

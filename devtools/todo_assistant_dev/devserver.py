@@ -7,7 +7,7 @@ import os
 import sys
 
 from todo_assistant.config import Settings
-from todo_assistant.local.stack import (
+from todo_assistant_dev.stack import (
     build_local_app,
     embedded_moto,
     local_environment,

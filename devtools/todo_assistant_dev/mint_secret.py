@@ -3,8 +3,8 @@
 For `sam local invoke` (see events/README.md): the sample events carry `{{client_secret}}`
 and ids such as `{{thread_id}}` because a client secret expires within minutes.
 
-    python -m todo_assistant.local.mint_secret --user alice --env-vars events/env.json
-    python -m todo_assistant.local.mint_secret --user alice --env-vars events/env.json \\
+    python -m todo_assistant_dev.mint_secret --user alice --env-vars events/env.json
+    python -m todo_assistant_dev.mint_secret --user alice --env-vars events/env.json \\
         --event events/chatkit/items-list.json --set thread_id=thr_... > /tmp/event.json
 
 It refuses to run without a development signing key (prefix `dev-insecure-`) and inside
@@ -85,7 +85,7 @@ def sam_env_vars(path: Path, function: str | None) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m todo_assistant.local.mint_secret", description=__doc__.splitlines()[0]
+        prog="python -m todo_assistant_dev.mint_secret", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--user", required=True, help="user id the client secret names")
     parser.add_argument(

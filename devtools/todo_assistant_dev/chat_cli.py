@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from todo_assistant.local.chat_client import (
+from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
     client_tool_output_request,
