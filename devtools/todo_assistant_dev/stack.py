@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 from fastapi import FastAPI
@@ -97,14 +99,49 @@ def prepare_aws_resources(settings: Settings) -> None:
             )
 
 
+class _OneRequestAtATime:
+    """moto's DynamoDB is not safe under concurrent requests: a transaction deep-copies the
+    table to roll back from, and a write landing meanwhile breaks it ("dictionary changed
+    size during iteration", a 500). The stack's turns do overlap (a reply saved while the
+    next message arrives), so moto answers them one at a time, as a real table would
+    serialize conflicting writes."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 @contextmanager
 def embedded_moto() -> Iterator[str]:
     """moto's server on a free loopback port: DynamoDB and S3 for the local stack."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address,
+                self._port,
+                app,
+                True,
+                request_handler=MotoRequestHandler,
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     # Its werkzeug access log would bury the stack's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
