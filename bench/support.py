@@ -59,6 +59,11 @@ def bench_settings(dynamodb_endpoint: str, table_name: str = "todo-assistant-ben
         model_provider="local",
         local_model_delay_ms=0,
         log_level="WARNING",
+        # The limiter runs (its calls are counted) but never refuses a benchmark's turns.
+        rate_limit_turns_per_minute=1_000_000,
+        rate_limit_turns_per_day=1_000_000,
+        rate_limit_api_per_minute=1_000_000,
+        rate_limit_api_per_day=1_000_000,
     )
 
 
