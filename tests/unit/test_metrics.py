@@ -15,8 +15,9 @@ from tests.conftest import make_settings
 from tests.support.oidc import AUDIENCE, IdentityProvider, oidc_overrides, run_identity_provider
 from todo_assistant.config import Settings
 from todo_assistant.local.chat_client import create_thread_request
-from todo_assistant.web.chatkit_app import _ERROR_EVENT_PREFIX, create_chatkit_app, sse_event
+from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant.web.streaming import _ERROR_EVENT_PREFIX, sse_event
 
 MESSAGE = "Add a task to buy groceries"
 
