@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
@@ -19,6 +19,7 @@ from chatkit.types import (
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsDeleteReq,
+    is_streaming_req,
 )
 from fastapi import FastAPI, Request, Response
 from pydantic import TypeAdapter
@@ -28,6 +29,7 @@ from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.page_context import page_context_from_body
 from todo_assistant.agent.providers import build_model
 from todo_assistant.agent.request_settings import request_settings
+from todo_assistant.agent.stop import listen_for_stop
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import Settings, get_settings
@@ -42,12 +44,14 @@ from todo_assistant.runtime import (
     build_task_service,
 )
 from todo_assistant.server import TodoChatKitServer
+from todo_assistant.store.stop_requests import StopRequests
 from todo_assistant.web.auth import verified_user
+from todo_assistant.web.cancel import install_cancel_route
 from todo_assistant.web.chatkit_errors import client_error
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError
 from todo_assistant.web.snapstart import install_adapter_routes
-from todo_assistant.web.streaming import streaming_response
+from todo_assistant.web.streaming import streaming_response, streams_as_written
 from todo_assistant.web.turn_guard import guard_turn
 
 
@@ -70,6 +74,7 @@ _REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 class ChatKitDependencies:
     server: TodoChatKitServer
     secrets: ClientSecretService
+    stops: StopRequests = field(default_factory=StopRequests)
 
 
 def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
@@ -129,6 +134,7 @@ def create_chatkit_app(
     app.state.deps = deps
     install_adapter_routes(app, settings)
     turn_limiter = RateLimiter.for_turns(settings)
+    install_cancel_route(app, deps.secrets, deps.stops)
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -148,11 +154,14 @@ def create_chatkit_app(
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
             request.state.turn = turn
+            stop = None
+            if is_streaming_req(parsed) and streams_as_written(request):
+                stop = listen_for_stop(deps.stops, user.user_id, settings.stop_check_seconds)
             result = await deps.server.process(parsed, user)
         except Exception as error:
             raise client_error(error) from None
         if isinstance(result, StreamingResult):
-            return await streaming_response(result, turn, settings.turn_deadline_seconds)
+            return await streaming_response(result, turn, settings.turn_deadline_seconds, stop)
         return Response(result.json, media_type="application/json")
 
     return app

@@ -2,20 +2,23 @@
 
 The turn runs detached from its reader: a reader that leaves mid-answer does not abort it, it
 finishes and is saved whole (which is also what happens in Lambda, where a streamed invocation
-runs on after a disconnect). What may stop it early is its deadline.
+runs on after a disconnect). What may stop it early is its deadline, or a stop request from
+the user (agent/stop.py), which it listens for only where it streams as it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
 from chatkit.types import ErrorEvent
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
+from todo_assistant.agent.stop import StopSignal
 from todo_assistant.metrics import TurnMetrics
 from todo_assistant.observability import logger
 from todo_assistant.web.chatkit_errors import CLIENT_ERRORS, client_error
@@ -42,20 +45,55 @@ def _send(chunk: bytes, queue: asyncio.Queue[bytes | None], turn: TurnMetrics) -
     queue.put_nowait(chunk)
 
 
+def streams_as_written(request: Request) -> bool:
+    """False under Mangum (`sam local invoke`), which sends the whole response at the end: a
+    reader there has nothing to stop, so the turn offers no Stop and reads no stop requests."""
+    return "aws.event" not in request.scope
+
+
+@asynccontextmanager
+async def _listening(stop: StopSignal | None, deadline: asyncio.Timeout) -> AsyncIterator[None]:
+    """While the turn streams, a task reads its stop request; a stop moves the deadline to
+    now, so a stopped turn ends exactly as one that ran out of time."""
+    if stop is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def stop_now() -> None:
+        if not deadline.expired():
+            deadline.reschedule(loop.time())
+
+    watcher = asyncio.create_task(stop.watch(stop_now))
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        (outcome,) = await asyncio.gather(watcher, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            logger.error("stop watcher failed", exc_info=outcome)
+
+
 async def _pump(
     events: AsyncIterator[bytes],
     queue: asyncio.Queue[bytes | None],
     turn: TurnMetrics,
     deadline: float | None = None,
+    stop: StopSignal | None = None,
 ) -> None:
     try:
         # At the deadline the turn is cancelled the way ChatKit cancels a stream (what was
         # streamed is saved, plus a marker so the next turn does not continue it), and the
         # client is told to retry, before Lambda would end the invocation mid-write.
-        async with asyncio.timeout_at(deadline):
+        async with asyncio.timeout_at(deadline) as timeout, _listening(stop, timeout):
             async for chunk in events:
                 _send(chunk, queue, turn)
     except TimeoutError:
+        if stop is not None and stop.stopped:
+            # The user pressed Stop: the stream just ends, as ChatKit's own cancel does.
+            logger.info("chatkit turn stopped by the user")
+            turn.stopped()
+            return
         logger.warning("chatkit turn reached its deadline")
         message = "The answer took too long and was stopped; try again."
         error = ErrorEvent(code="custom", message=message, allow_retry=True)
@@ -72,7 +110,10 @@ async def _pump(
 
 
 async def streaming_response(
-    result: StreamingResult, turn: TurnMetrics, timeout_seconds: float | None = None
+    result: StreamingResult,
+    turn: TurnMetrics,
+    timeout_seconds: float | None = None,
+    stop: StopSignal | None = None,
 ) -> Response:
     loop = asyncio.get_running_loop()
     deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
@@ -101,7 +142,7 @@ async def streaming_response(
     if first is not None:
         turn.first_event()
         _send(first, queue, turn)
-        task = asyncio.create_task(_pump(events, queue, turn, deadline))
+        task = asyncio.create_task(_pump(events, queue, turn, deadline, stop))
         _DETACHED_TURNS.add(task)
         task.add_done_callback(_DETACHED_TURNS.discard)
     else:
