@@ -58,6 +58,26 @@ export interface ChatKitFetchOptions {
   currentThreadId: () => string | null;
 }
 
+/** The new thread's id when `event` (one SSE event's text) is a `thread.created` event. */
+export function createdThreadId(event: string): string | null {
+  for (const line of event.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue;
+    try {
+      const data: unknown = JSON.parse(line.slice(5));
+      if (data && typeof data === "object" && (data as { type?: unknown }).type === "thread.created") {
+        const id = (data as { thread?: { id?: unknown } }).thread?.id;
+        return typeof id === "string" ? id : null;
+      }
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** A new thread's first event carries its id; more than this much text without it: none. */
+const FIRST_EVENT_MAX_CHARS = 64 * 1024;
+
 export function createChatKitFetch(options: ChatKitFetchOptions): typeof fetch {
   const cancel = (threadId: string) =>
     options
@@ -76,9 +96,13 @@ export function createChatKitFetch(options: ChatKitFetchOptions): typeof fetch {
     const streaming = parsed && typeof parsed.type === "string" && STREAMING_REQUESTS.has(parsed.type);
     if (!streaming || !signal) return options.authorizedFetch(input, { ...init, body });
 
+    // The turn's thread: named in the request, else (threads.create) made by this turn and
+    // named by the stream's first event; before that arrives, the thread ChatKit shows.
+    let created: string | null = null;
     const threadId = () => {
       const fromBody = parsed.params?.thread_id;
-      return typeof fromBody === "string" ? fromBody : options.currentThreadId();
+      if (typeof fromBody === "string") return fromBody;
+      return created ?? options.currentThreadId();
     };
     const onAbort = () => {
       const id = threadId();
@@ -92,15 +116,27 @@ export function createChatKitFetch(options: ChatKitFetchOptions): typeof fetch {
       signal.removeEventListener("abort", onAbort);
       throw error;
     }
-    if (!response.body) {
+    if (!response.ok || !response.body) {
+      // Refused before the turn started (4xx/5xx JSON): nothing runs, nothing to stop.
       signal.removeEventListener("abort", onAbort);
       return response;
     }
-    // Stop listening once the stream has been read to the end: the turn is over.
-    const done = new TransformStream<Uint8Array, Uint8Array>({
+    const decoder = new TextDecoder();
+    let head: string | null = parsed.type === "threads.create" ? "" : null;
+    const watched = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (head !== null) {
+          head += decoder.decode(chunk, { stream: true });
+          const end = head.search(/\r?\n\r?\n/);
+          if (end >= 0) created = createdThreadId(head.slice(0, end));
+          if (end >= 0 || head.length > FIRST_EVENT_MAX_CHARS) head = null;
+        }
+        controller.enqueue(chunk);
+      },
+      // Read to the end: the turn is over, a later abort has nothing to stop.
       flush: () => signal.removeEventListener("abort", onAbort),
     });
-    return new Response(response.body.pipeThrough(done), {
+    return new Response(response.body.pipeThrough(watched), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,

@@ -311,6 +311,9 @@ def test_chatkit_events(deployed: Deployed) -> None:
     assert effects and effects[0]["name"] == "tasks_changed", kinds_of(events)
     assert effects[0]["data"]["action"] == "created"
     assert "thread.updated" in kinds_of(events), "the first message titles the thread"
+    # Mangum sends the whole answer at the end: nothing to stop, so Stop is not offered.
+    options = [e["stream_options"] for e in events if e["type"] == "stream_options"]
+    assert options == [{"allow_cancel": False}], options
 
     # The agent's task is in the same table the session function's tasks API reads.
     tasks = deployed.session.invoke("tasks-list", client_secret=secret).json()["tasks"]
@@ -364,8 +367,14 @@ def test_chatkit_events(deployed: Deployed) -> None:
     assert reply.status == 400, reply.body
     assert reply.json()["error"] == "invalid_request"
 
+    # Stop with no turn running: accepted and harmless (the next turn starts after it).
+    reply = chatkit.invoke("chatkit-cancel", client_secret=secret, thread_id=thread_id)
+    assert (reply.status, reply.json()["status"]) == (202, "stop_requested"), reply.body
+
     reply = chatkit.invoke("threads-delete", client_secret=secret, thread_id=thread_id)
     assert (reply.status, reply.json()) == (200, {}), reply.body
+    reply = chatkit.invoke("chatkit-cancel", client_secret=secret, thread_id=thread_id)
+    assert (reply.status, reply.json()["error"]) == (404, "not_found"), reply.body
     reply = chatkit.invoke("threads-get-by-id", client_secret=secret, thread_id=thread_id)
     assert (reply.status, reply.json()["error"]) == (404, "not_found")
     assert chatkit.invoke("threads-list", client_secret=secret).json()["data"] == []
@@ -405,8 +414,9 @@ def test_every_route_has_an_event(deployed: Deployed) -> None:
 
     request_types = set()
     for path in (EVENTS / "chatkit").glob("*.json"):
-        body = json.loads(path.read_text()).get("body")
-        if body:
+        event = json.loads(path.read_text())
+        body = event.get("body")
+        if body and event["rawPath"] == "/chatkit":
             try:
                 request_types.add(json.loads(body)["type"])
             except json.JSONDecodeError:

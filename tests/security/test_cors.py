@@ -19,7 +19,7 @@ PREFLIGHT = {
     "Access-Control-Request-Method": "POST",
     "Access-Control-Request-Headers": "authorization,content-type",
 }
-PATHS = ["/session", "/session/refresh", "/chatkit", "/tasks", "/tasks/1"]
+PATHS = ["/session", "/session/refresh", "/chatkit", "/chatkit/cancel", "/tasks", "/tasks/1"]
 
 
 @pytest.mark.parametrize("path", PATHS)

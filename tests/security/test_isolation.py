@@ -299,6 +299,27 @@ def test_ids_shaped_as_keys_reach_nothing(world, cases, request_type):
     assert world.snapshot(world.a, world.b) == before
 
 
+def stop_request(world: World, thread_id: str) -> httpx.Response:
+    return world.http.post(
+        f"{world.base}/chatkit/cancel", json={"thread_id": thread_id}, headers=world.b.auth
+    )
+
+
+def test_a_stop_request_for_another_users_thread(world, cases):
+    probe(world, cases, lambda t: stop_request(world, t.thread))
+
+
+def test_stop_requests_with_ids_shaped_as_keys_reach_nothing(world, cases):
+    before = world.snapshot(world.a, world.b)
+    missing = stop_request(world, new_id("thr"))
+    assert missing.status_code == 404, missing.text
+    for thread_id in key_injections(world):
+        response = stop_request(world, thread_id)
+        cases.tried()
+        assert (response.status_code, response.text) == (missing.status_code, missing.text)
+    assert world.snapshot(world.a, world.b) == before
+
+
 @pytest.mark.parametrize("number", ["-1", "0", "99999999999999999999", "1e0", "1%23TASK"])
 def test_odd_task_numbers_reach_nothing(world, cases, number):
     before = world.snapshot(world.a, world.b)

@@ -30,6 +30,7 @@ def chunks(total: int, size: int = 16_384) -> Iterator[bytes]:
         ("POST", "/tasks"),
         ("PATCH", "/tasks/1"),
         ("POST", "/chatkit"),
+        ("POST", "/chatkit/cancel"),
         ("POST", "/session/refresh"),
     ],
 )

@@ -13,6 +13,7 @@ from tests.security.conftest import World, partition_items
 from tests.support.oidc import SIGNING_KEY, SigningKey, hs256_with
 from tests.support.tokens import client_secret_claims, forge_client_secret
 from todo_assistant.auth.client_secrets import ClientSecretService
+from todo_assistant.ids import new_id
 from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +114,9 @@ SECRET_ATTACKS: dict[str, tuple[TokenFactory, str]] = {
 }
 
 
-@pytest.mark.parametrize("door", ["POST /chatkit", "GET /tasks", "POST /tasks"])
+@pytest.mark.parametrize(
+    "door", ["POST /chatkit", "POST /chatkit/cancel", "GET /tasks", "POST /tasks"]
+)
 @pytest.mark.parametrize("name", list(SECRET_ATTACKS))
 def test_client_secret_doors_refuse_bad_tokens(world, cases, door, name):
     make, reason = SECRET_ATTACKS[name]
@@ -124,6 +127,10 @@ def test_client_secret_doors_refuse_bad_tokens(world, cases, door, name):
             f"{world.base}/chatkit",
             json=create_thread_request("Add a task to hack"),
             headers=headers,
+        )
+    elif door == "POST /chatkit/cancel":
+        response = world.http.post(
+            f"{world.base}/chatkit/cancel", json={"thread_id": new_id("thr")}, headers=headers
         )
     elif door == "GET /tasks":
         response = world.http.get(f"{world.base}/tasks", headers=headers)

@@ -14,8 +14,10 @@ from chatkit.types import ErrorEvent
 from tests.conftest import make_settings
 from tests.support.oidc import AUDIENCE, IdentityProvider, oidc_overrides, run_identity_provider
 from todo_assistant.config import Settings
-from todo_assistant.web.chatkit_app import _ERROR_EVENT_PREFIX, create_chatkit_app, sse_event
+from todo_assistant.metrics import TurnMetrics
+from todo_assistant.web.chatkit_app import create_chatkit_app
 from todo_assistant.web.session_app import create_session_app
+from todo_assistant.web.streaming import _ERROR_EVENT_PREFIX, sse_event
 from todo_assistant_dev.chat_client import create_thread_request
 
 MESSAGE = "Add a task to buy groceries"
@@ -84,6 +86,7 @@ async def test_a_chat_turn_emits_turn_and_tool_metrics(
     assert values[("Turns", base)] == 1
     assert values[("TurnErrors", base)] == 0
     assert values[("ClientDisconnects", base)] == 0
+    assert values[("TurnsStopped", base)] == 0
     assert values[("ToolCalls", base)] == 1
     assert values[("ToolCalls", (*base, "tool=add_task"))] == 1
     duration = values[("TurnDurationMs", base)]
@@ -110,6 +113,19 @@ async def test_a_failed_request_is_no_turn(
         )
     assert response.status_code == 404
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_a_turn_the_user_stopped_is_counted_once_both_parties_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    turn = TurnMetrics()
+    turn.stopped()
+    turn.stream_ended()
+    assert emf_lines(capsys.readouterr().out) == []  # the response is still being sent
+    turn.response_ended(complete=True)
+    values = metric_values(emf_lines(capsys.readouterr().out))
+    base = ("environment=test", "service=todo-assistant")
+    assert values[("TurnsStopped", base)] == 1 and values[("Turns", base)] == 1
 
 
 def test_error_events_are_recognised_on_the_wire() -> None:

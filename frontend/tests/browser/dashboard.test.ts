@@ -71,18 +71,53 @@ async function signIn(page: Page, user: string) {
   await expect.poll(() => page.getByTestId("signed-in-user").textContent()).toBe(user);
 }
 
-/** What the backend holds for a user, read through the HTTP API (not the page). */
-async function backendTasks(user: string) {
+async function backendSecret(user: string): Promise<string> {
   const session = await fetch(`${backend.url}/session`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ user_id: user }),
   }).then((r) => r.json() as Promise<{ client_secret: string }>);
+  return session.client_secret;
+}
+
+/** What the backend holds for a user, read through the HTTP API (not the page). */
+async function backendTasks(user: string) {
   const response = await fetch(`${backend.url}/tasks?status=all`, {
-    headers: { Authorization: `Bearer ${session.client_secret}` },
+    headers: { Authorization: `Bearer ${await backendSecret(user)}` },
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { tasks: { number: number; title: string; status: string }[] }).tasks;
+}
+
+type Item = { type: string; content?: { text: string }[] };
+
+/** A thread's items as the backend lists them (over HTTP, not the page). */
+async function backendItems(user: string, threadId: string): Promise<Item[]> {
+  const response = await fetch(`${backend.url}/chatkit`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${await backendSecret(user)}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ type: "items.list", params: { thread_id: threadId, order: "asc" } }),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { data: Item[] }).data;
+}
+
+/** The assistant's whole answer to `text` in a new thread, over HTTP, nobody stopping it. */
+async function backendFullAnswer(user: string, text: string): Promise<string> {
+  const response = await fetch(`${backend.url}/chatkit`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${await backendSecret(user)}`, "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "threads.create",
+      params: { input: { content: [{ type: "input_text", text }], attachments: [], inference_options: {} } },
+    }),
+  });
+  const done = (await response.text())
+    .split("\n\n")
+    .filter((block) => block.startsWith("data: "))
+    .map((block) => JSON.parse(block.slice(6)) as { type: string; item?: Item })
+    .filter((event) => event.type === "thread.item.done" && event.item?.type === "assistant_message");
+  return done[0].item!.content![0].text;
 }
 
 const taskRow = (page: Page, title: string) => page.locator("li.task", { hasText: title });
@@ -276,8 +311,17 @@ describe("dashboard against the local stack", () => {
     expect(request.method()).toBe("POST");
     expect(JSON.parse(request.postData()!)).toEqual({ thread_id: threadId });
     expect((await request.allHeaders()).authorization).toMatch(/^Bearer ey/);
+    expect((await request.response())!.status()).toBe(202);
     // The answer never reached the transcript: the stream was abandoned mid-turn.
     expect(await page.locator('[data-testid="transcript"] li[data-role="assistant"]').count()).toBe(0);
+    // The backend stopped the turn: the thread keeps the start of the answer, not all of it.
+    await expect.poll(async () => (await backendItems("erin", threadId!)).length, { timeout: 10_000 }).toBe(2);
+    const [question, partial] = await backendItems("erin", threadId!);
+    expect(question.type).toBe("user_message");
+    const full = await backendFullAnswer("erin", "What can you do?");
+    const stopped = partial.content![0].text;
+    expect(full.startsWith(stopped.trimEnd())).toBe(true);
+    expect(stopped.length).toBeLessThan(full.length);
     await context.close();
   });
 });

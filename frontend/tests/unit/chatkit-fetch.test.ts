@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createChatKitFetch, withPageContext, type PageContext } from "@/lib/chatkit-fetch";
+import { createChatKitFetch, createdThreadId, withPageContext, type PageContext } from "@/lib/chatkit-fetch";
 
 const CONTEXT: PageContext = { view: "board", filter: "pending", query: "milk", selectedTask: 3 };
 const userMessage = (type: string, extra: Record<string, unknown> = {}) =>
@@ -62,6 +62,20 @@ const stream = () =>
     headers: { "Content-Type": "text/event-stream" },
   });
 
+/** A stream that sends `chunks` and then stays open, as a turn still being written. */
+const openStream = (...chunks: string[]) =>
+  new Response(
+    new ReadableStream({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+      },
+    }),
+    { headers: { "Content-Type": "text/event-stream" } },
+  );
+
+const threadCreated = (id: string) =>
+  `data: ${JSON.stringify({ type: "thread.created", thread: { id, title: null, items: { data: [] } } })}\n\n`;
+
 const cancels = (sent: Sent[]) => sent.filter((s) => s.url === "http://chatkit.test/chatkit/cancel");
 
 describe("cancel on abort (Stop)", () => {
@@ -90,6 +104,55 @@ describe("cancel on abort (Stop)", () => {
     controller.abort();
     await Promise.resolve();
     expect(cancels(sent).map((c) => JSON.parse(c.body))).toEqual([{ thread_id: "thr_new" }]);
+  });
+
+  it("uses the thread.created event of a turn that created its thread", async () => {
+    const userMessageDone = 'data: {"type":"thread.item.done","item":{"type":"user_message"}}\n\n';
+    const { sent, chatkitFetch } = harness((url) =>
+      url.endsWith("/cancel") ? new Response(null, { status: 202 }) : openStream(threadCreated("thr_streamed"), userMessageDone),
+    );
+    const controller = new AbortController();
+    const response = await chatkitFetch("http://chatkit.test/chatkit", {
+      method: "POST",
+      body: userMessage("threads.create"),
+      signal: controller.signal,
+    });
+    await response.body!.getReader().read(); // ChatKit reads the first event
+    controller.abort(); // onThreadChange still names the thread shown before (thr_current)
+    await Promise.resolve();
+    expect(cancels(sent).map((c) => JSON.parse(c.body))).toEqual([{ thread_id: "thr_streamed" }]);
+  });
+
+  it("finds the new thread's id when its event arrives in pieces", async () => {
+    const event = threadCreated("thr_split").replaceAll("\n", "\r\n");
+    const { sent, chatkitFetch } = harness(() => openStream(event.slice(0, 20), event.slice(20, 41), event.slice(41)));
+    const controller = new AbortController();
+    const response = await chatkitFetch("http://chatkit.test/chatkit", {
+      method: "POST",
+      body: userMessage("threads.create"),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    for (let i = 0; i < 3; i++) await reader.read();
+    controller.abort();
+    await Promise.resolve();
+    expect(cancels(sent).map((c) => JSON.parse(c.body))).toEqual([{ thread_id: "thr_split" }]);
+  });
+
+  it("does not cancel a request the backend refused (nothing runs)", async () => {
+    const { sent, chatkitFetch } = harness(
+      () => new Response('{"error":"rate_limited"}', { status: 429, headers: { "Content-Type": "application/json" } }),
+    );
+    const controller = new AbortController();
+    const response = await chatkitFetch("http://chatkit.test/chatkit", {
+      method: "POST",
+      body: userMessage("threads.add_user_message", { thread_id: "thr_1" }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(429);
+    controller.abort();
+    await Promise.resolve();
+    expect(cancels(sent)).toHaveLength(0);
   });
 
   it("does not cancel after the stream has ended, nor for non-streaming requests", async () => {
@@ -133,5 +196,15 @@ describe("cancel on abort (Stop)", () => {
     const { sent, chatkitFetch } = harness(() => stream());
     await chatkitFetch("http://chatkit.test/chatkit", { method: "POST", body: userMessage("threads.create") });
     expect(JSON.parse(sent[0].body).params.input.metadata.pageContext).toEqual(CONTEXT);
+  });
+});
+
+describe("createdThreadId", () => {
+  it("reads the id of a thread.created event, and nothing else", () => {
+    expect(createdThreadId(threadCreated("thr_1").trim())).toBe("thr_1");
+    expect(createdThreadId('data: {"type":"thread.item.done","item":{"id":"thr_2"}}')).toBeNull();
+    expect(createdThreadId('data: {"type":"thread.created","thread":{"id":7}}')).toBeNull();
+    expect(createdThreadId("data: {not json")).toBeNull();
+    expect(createdThreadId(": comment")).toBeNull();
   });
 });

@@ -8,7 +8,7 @@ store and the task service. `runtime.py` builds the parts both functions share.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents import Model
 
@@ -27,6 +27,7 @@ from todo_assistant.runtime import (
 )
 from todo_assistant.server import TodoChatKitServer
 from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.store.stop_requests import StopRequests
 from todo_assistant.tasks.service import TaskService
 
 # The model for a model id (None: the configured default model).
@@ -37,6 +38,8 @@ ModelFactory = Callable[[str | None], Model]
 class ChatKitDependencies:
     server: TodoChatKitServer
     secrets: ClientSecretService
+    # Where Stop requests are written and read (POST /chatkit/cancel, agent/stop.py).
+    stops: StopRequests = field(default_factory=StopRequests)
 
 
 def build_chatkit_dependencies(

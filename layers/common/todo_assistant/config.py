@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float | None = Field(default=None, gt=0)
     function_timeout_seconds: float | None = Field(default=None, gt=0)
     turn_deadline_margin_seconds: float = Field(default=10.0, ge=0)
+    # How often a streaming turn reads its thread's stop request (agent/stop.py): Stop takes
+    # effect within about this long; each read is one strongly consistent GetItem.
+    stop_check_seconds: float = Field(default=0.5, ge=0.05, le=10)
     # Threads untouched this long expire (DynamoDB TTL); 0 keeps them forever.
     thread_retention_days: int = Field(default=0, ge=0, le=36_500)
     export_link_seconds: int = Field(default=900, ge=60, le=43_200)

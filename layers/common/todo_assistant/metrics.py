@@ -85,6 +85,8 @@ class TurnMetrics:
     duration_ms: float | None = None
     errors: int = 0
     disconnected: bool = False
+    # The user pressed Stop (agent/stop.py).
+    was_stopped: bool = False
     tools: Counter[str] = field(default_factory=Counter)
     _open_parties: int = 2
 
@@ -97,6 +99,9 @@ class TurnMetrics:
 
     def failed(self, kind: str) -> None:
         self.failure = kind
+
+    def stopped(self) -> None:
+        self.was_stopped = True
 
     def tool_called(self, name: str) -> None:
         self.tools[name if name in self.tool_names else OTHER_TOOL] += 1
@@ -127,6 +132,7 @@ class TurnMetrics:
         batch.count("TurnErrors", self.errors)
         batch.count("ToolCalls", sum(self.tools.values()))
         batch.count("ClientDisconnects", int(self.disconnected))
+        batch.count("TurnsStopped", int(self.was_stopped))
         batch.milliseconds("TurnDurationMs", self.duration_ms or _elapsed_ms(self.started))
         if self.first_event_ms is not None:
             batch.milliseconds("TimeToFirstEventMs", self.first_event_ms)

@@ -15,6 +15,7 @@ from chatkit.types import (
     ChatKitReq,
     FeedbackKind,
     ProgressUpdateEvent,
+    StreamOptions,
     SyncCustomActionResponse,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -38,6 +39,7 @@ from todo_assistant.agent.model_errors import guard_model_failures
 from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
+from todo_assistant.agent.stop import stop_before_tool, stoppable
 from todo_assistant.context import RequestContext
 from todo_assistant.limits import RateLimiter
 from todo_assistant.metrics import current_turn
@@ -89,8 +91,8 @@ async def remap_assistant_ids(
 
 
 class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
-    """At every tool start: counts the call on the turn's metrics (by tool name only) and
-    shows the user a progress update ("Adding task…")."""
+    """At every tool start: runs no tool once the user stopped the turn, counts the call on
+    the turn's metrics (by tool name only) and shows a progress update ("Adding task…")."""
 
     async def on_tool_start(
         self,
@@ -98,6 +100,7 @@ class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
         agent: Agent[AgentContext[RequestContext]],
         tool: Tool,
     ) -> None:
+        await stop_before_tool()
         turn = current_turn()
         if turn is not None:
             turn.tool_called(tool.name)
@@ -196,6 +199,10 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 yield chunk
         finally:
             await self.chat_store.flush(context)
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # Stop is offered only where the turn listens for it (agent/stop.py), which it now does.
+        return StreamOptions(allow_cancel=stoppable(thread.id))
 
     @property
     def model_name(self) -> str:

@@ -17,9 +17,10 @@ token, so another user's ids are simply absent. Within a partition:
 
 S3 objects of a user all start with `users/<user_id>/`: offloaded payloads
 (`<kind>/<ids>.json.z`), attachment bytes (`attachments/<id>`) and exports (`exports/<id>.json`).
-`DELETE /me` erases the partition and that prefix; the rows that expire by TTL are rate windows
-and, with THREAD_RETENTION_DAYS, thread META rows (the rest of an expired thread is removed by
-the cleanup function, `lifecycle/retention.py`).
+`DELETE /me` erases the partition and that prefix; the rows that expire by TTL are rate windows,
+stop requests (`store/stop_requests.py`, 15 minutes) and, with THREAD_RETENTION_DAYS, thread
+META rows (the rest of an expired thread is removed by the cleanup function,
+`lifecycle/retention.py`).
 
 Why this shape:
 - A thread's rows share the prefix `THREAD#<id>#`, and `META` sorts after `ITEM#`: one Query

@@ -103,6 +103,13 @@ class CounterRow(TableRow, discriminator="counter"):
     value = NumberAttribute(default=0)
 
 
+class StopRow(TableRow, discriminator="stop"):
+    """A thread's latest stop request (store/stop_requests.py); expires by TTL."""
+
+    # Epoch seconds, as the instance that took the request saw it.
+    requested_at = NumberAttribute()
+
+
 ROW_CLASSES: tuple[type[TableRow], ...] = (
     TableRow,
     StoredBody,
@@ -112,6 +119,7 @@ ROW_CLASSES: tuple[type[TableRow], ...] = (
     FeedbackRow,
     TaskRow,
     CounterRow,
+    StopRow,
 )
 
 

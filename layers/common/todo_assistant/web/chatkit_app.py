@@ -6,42 +6,39 @@ function URL); `functions/chatkit` also wraps it in Mangum for buffered `sam loc
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 
-from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
-    ErrorEvent,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsDeleteReq,
+    is_streaming_req,
 )
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
-from todo_assistant.actions import ActionRejected
 from todo_assistant.agent.client_tools import check_client_tool_output
 from todo_assistant.agent.page_context import page_context_from_body
+from todo_assistant.agent.stop import listen_for_stop
 from todo_assistant.chatkit_runtime import ChatKitDependencies, build_chatkit_dependencies
 from todo_assistant.config import Settings, get_settings
 from todo_assistant.context import RequestContext
-from todo_assistant.limits import RateLimited
-from todo_assistant.metrics import TurnMetrics, start_turn
+from todo_assistant.metrics import start_turn
 from todo_assistant.observability import logger
 from todo_assistant.server import TodoChatKitServer, parse_request
 from todo_assistant.web.auth import verified_user
+from todo_assistant.web.cancel import install_cancel_route
+from todo_assistant.web.chatkit_errors import client_error
 from todo_assistant.web.common import new_app
-from todo_assistant.web.errors import ApiError, describe_validation_error
+from todo_assistant.web.errors import ApiError
 from todo_assistant.web.snapstart import install_adapter_routes
-from todo_assistant.web.turn_guard import check_message_length, rate_limit_error
+from todo_assistant.web.streaming import streaming_response, streams_as_written
+from todo_assistant.web.turn_guard import check_message_length
 
 
 class _DropClientNotFound(logging.Filter):
@@ -54,51 +51,6 @@ class _DropClientNotFound(logging.Filter):
 
 
 logging.getLogger("chatkit").addFilter(_DropClientNotFound())
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def sse_event(event: ErrorEvent) -> bytes:
-    return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
-
-
-# What `_client_error` answers with a 4xx: the client's mistake, not a failed turn.
-_CLIENT_ERRORS = (
-    ValidationError,
-    NotFoundError,
-    NotImplementedError,
-    ValueError,
-    ActionRejected,
-    RateLimited,
-)
-# How every ErrorEvent starts on the wire (its `type` field is serialized first); text the
-# model or user wrote is a JSON string there, its quotes escaped, so it cannot match.
-_ERROR_EVENT_PREFIX = b'data: {"type":"error"'
-_THREAD_CREATED_PREFIX = b'data: {"type":"thread.created"'
-
-
-def _client_error(error: Exception) -> ApiError:
-    """Map what the SDK raises on bad input to a 4xx; anything else is ours (a JSON 500)."""
-    if isinstance(error, ValidationError):
-        return ApiError(400, "invalid_request", describe_validation_error(error))
-    if isinstance(error, RateLimited):
-        return rate_limit_error(error)
-    if isinstance(error, ActionRejected):
-        return ApiError(error.status, error.code, error.message)
-    if isinstance(error, NotFoundError):
-        return ApiError(404, "not_found", "Thread, item or attachment not found.")
-    if isinstance(error, NotImplementedError):
-        return ApiError(400, "unsupported_request", "This request type is not supported here.")
-    if isinstance(error, ValueError):
-        return ApiError(400, "invalid_request", str(error))
-    if isinstance(error, ApiError):
-        return error
-    # Answered here rather than by the catch-all handler: Starlette re-raises what reaches that
-    # one, and uvicorn then closes the connection, which the Web Adapter (or any keep-alive
-    # client) finds broken on its next request.
-    logger.exception("chatkit request failed")
-    return ApiError(500, "internal_error", "Something went wrong on our side.")
 
 
 async def _check_attachments(
@@ -125,96 +77,6 @@ async def _check_attachments(
         await server.attachments.delete_thread_attachments(request.params.thread_id, user)
 
 
-# Turns that outlive their reader; referenced here so they are not garbage-collected.
-_DETACHED_TURNS: set[asyncio.Task[None]] = set()
-
-
-def _send(chunk: bytes, queue: asyncio.Queue[bytes | None], turn: TurnMetrics) -> None:
-    if chunk.startswith(_ERROR_EVENT_PREFIX):
-        turn.error()
-    queue.put_nowait(chunk)
-
-
-async def _pump(
-    events: AsyncIterator[bytes],
-    queue: asyncio.Queue[bytes | None],
-    turn: TurnMetrics,
-    deadline: float | None = None,
-) -> None:
-    try:
-        # At the deadline the turn is cancelled the way ChatKit cancels a stream (what was
-        # streamed is saved, plus a marker so the next turn does not continue it), and the
-        # client is told to retry, before Lambda would end the invocation mid-write.
-        async with asyncio.timeout_at(deadline):
-            async for chunk in events:
-                _send(chunk, queue, turn)
-    except TimeoutError:
-        logger.warning("chatkit turn reached its deadline")
-        message = "The answer took too long and was stopped; try again."
-        error = ErrorEvent(code="custom", message=message, allow_retry=True)
-        _send(sse_event(error), queue, turn)
-    except Exception:
-        # The SDK already turned agent failures into error events; this is a store or
-        # protocol failure after the stream started: tell the client instead of cutting it.
-        logger.exception("chatkit stream failed")
-        error = ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
-        _send(sse_event(error), queue, turn)
-    finally:
-        queue.put_nowait(None)
-        turn.stream_ended()
-
-
-async def streaming_response(
-    result: StreamingResult, turn: TurnMetrics, timeout_seconds: float | None = None
-) -> Response:
-    loop = asyncio.get_running_loop()
-    deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
-    events = aiter(result)
-    # Reading the first event before sending headers turns "thread not found" and other bad
-    # input into a plain 4xx instead of a broken 200 stream.
-    first: bytes | None = None
-    try:
-        first = chunk = await anext(events)
-        if chunk.startswith(_THREAD_CREATED_PREFIX):
-            # A new thread is written together with its first message: acknowledge neither
-            # until that write has succeeded (the next event is the message, stored).
-            first = chunk + await anext(events)
-    except StopAsyncIteration:
-        pass
-    except Exception as error:
-        if not isinstance(error, _CLIENT_ERRORS):
-            turn.error()
-            turn.abandon()
-        raise _client_error(error) from None
-
-    # The turn runs in its own task and the response only reads from a queue: a reader that
-    # leaves mid-answer does not abort the turn, which finishes and is saved whole. That is
-    # also what happens in Lambda, where a streamed invocation runs on after a disconnect.
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-    if first is not None:
-        turn.first_event()
-        _send(first, queue, turn)
-        task = asyncio.create_task(_pump(events, queue, turn, deadline))
-        _DETACHED_TURNS.add(task)
-        task.add_done_callback(_DETACHED_TURNS.discard)
-    else:
-        queue.put_nowait(None)
-        turn.stream_ended()
-
-    async def body() -> AsyncIterator[bytes]:
-        complete = False
-        try:
-            while (chunk := await queue.get()) is not None:
-                yield chunk
-            complete = True
-        finally:
-            # Cancelled or closed before the end: the reader went away (seen locally; in
-            # Lambda a streamed invocation does not notice).
-            turn.response_ended(complete=complete)
-
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
 def create_chatkit_app(
     settings: Settings | None = None, dependencies: ChatKitDependencies | None = None
 ) -> FastAPI:
@@ -223,6 +85,7 @@ def create_chatkit_app(
     app = new_app("Todo assistant ChatKit", settings)
     app.state.deps = deps
     install_adapter_routes(app, settings)
+    install_cancel_route(app, deps.secrets, deps.stops)
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -242,11 +105,14 @@ def create_chatkit_app(
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
             request.state.turn = turn
+            stop = None
+            if is_streaming_req(parsed) and streams_as_written(request):
+                stop = listen_for_stop(deps.stops, user.user_id, settings.stop_check_seconds)
             result = await deps.server.process(parsed, user)
         except Exception as error:
-            raise _client_error(error) from None
+            raise client_error(error) from None
         if isinstance(result, StreamingResult):
-            return await streaming_response(result, turn, settings.turn_deadline_seconds)
+            return await streaming_response(result, turn, settings.turn_deadline_seconds, stop)
         return Response(result.json, media_type="application/json")
 
     return app
