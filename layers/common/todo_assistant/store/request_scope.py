@@ -6,6 +6,9 @@ workflow), and saves the title. Without memory each of those is a round trip. Th
 the store answer repeated reads from what this request read or wrote itself, and hold back
 writes nobody has seen yet (hidden context items) until the next write goes out anyway.
 
+The same goes for the tool-effect record of a user message (`agent/effects.py`): a message this
+request wrote has none yet (no read needed), and a changed record waits for the next write.
+
 A scope lives exactly as long as one request (`TodoChatKitServer.process` makes a fresh one);
 nothing here is shared between requests or users.
 """
@@ -37,3 +40,8 @@ class RequestScope:
     threads: dict[str, CachedThread] = field(default_factory=dict)
     # Hidden context items not yet written (never shown to the client, so never acknowledged).
     staged: list[tuple[str, ThreadItem]] = field(default_factory=list)
+    # Tool-effect records by (thread id, user message id): as read or written by this request,
+    # None when there is none (a message this request wrote has none yet).
+    effects: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # Records not yet written: they ride along with the next write, like `staged`.
+    staged_effects: dict[tuple[str, str], str] = field(default_factory=dict)
