@@ -52,6 +52,7 @@ class MemoryChatKitStore(TodoStore):
         self._items: dict[ThreadKey, dict[str, ThreadItem]] = {}
         self._attachments: dict[str, dict[str, Attachment]] = {}
         self._feedback: dict[ThreadKey, dict[str, str]] = {}
+        self._effects: dict[ThreadKey, dict[str, str]] = {}
 
     # -- threads --------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
@@ -78,6 +79,7 @@ class MemoryChatKitStore(TodoStore):
         self._threads.get(context.user_id, {}).pop(thread_id, None)
         self._items.pop(key, None)
         self._feedback.pop(key, None)
+        self._effects.pop(key, None)
 
     # -- items ----------------------------------------------------------------------------
     async def load_thread_items(
@@ -154,3 +156,14 @@ class MemoryChatKitStore(TodoStore):
 
     async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
         return dict(self._feedback.get((context.user_id, thread_id), {}))
+
+    # -- tool effects ---------------------------------------------------------------------
+    async def load_effects(
+        self, thread_id: str, message_id: str, context: RequestContext
+    ) -> str | None:
+        return self._effects.get((context.user_id, thread_id), {}).get(message_id)
+
+    async def save_effects(
+        self, thread_id: str, message_id: str, record: str, context: RequestContext
+    ) -> None:
+        self._effects.setdefault((context.user_id, thread_id), {})[message_id] = record

@@ -10,6 +10,7 @@ draws from a seeded random generator whether to answer, instead of DynamoDB:
 - `drop`: close the connection without an answer, half the time before forwarding the request
   and half the time after it was applied (the client cannot tell which: a retried write must
   be harmless).
+`fail_next` schedules faults instead: the next requests of one operation fail in a chosen way.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("throttle", "internal", "drop")
 _TABLE_MANAGEMENT = {"CreateTable", "DescribeTable", "DeleteTable", "UpdateTimeToLive"}
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 _JSON_10 = "application/x-amz-json-1.0"
+_SCHEDULABLE = (
+    "internal",
+    "throttle:provisioned",
+    "throttle:throttling",
+    "drop:before",
+    "drop:after",
+)
 
 
 @dataclass
@@ -64,10 +72,25 @@ class FaultProxy:
         self._random = random.Random(seed)  # noqa: S311 - a test schedule, not a secret
         self._lock = threading.Lock()
         self._client: httpx.AsyncClient | None = None
+        self._scheduled: dict[str, list[str | None]] = {}
+
+    def fail_next(self, operation: str, fault: str, times: int = 1, *, skip: int = 0) -> None:
+        """After `skip` more requests of `operation` (e.g. "PutItem") pass, the next `times`
+        get `fault` ("internal", "throttle:throttling", "throttle:provisioned", "drop:before"
+        or "drop:after")."""
+        if fault not in _SCHEDULABLE:
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self._scheduled.setdefault(operation, []).extend([None] * skip + [fault] * times)
 
     def _decide(self, operation: str) -> str | None:
         with self._lock:
             self.counts.requests += 1
+            if scheduled := self._scheduled.get(operation):
+                fault = scheduled.pop(0)
+                if fault is not None:
+                    self.counts.faults[fault] += 1
+                return fault
             if operation in _TABLE_MANAGEMENT or self.fraction <= 0:
                 return None
             if self._random.random() >= self.fraction:

@@ -227,7 +227,8 @@ async def test_a_retry_is_honoured_and_the_turn_succeeds(stack: OpenAIStack, htt
 
 
 async def test_a_dropped_stream_after_a_tool_ran(stack: OpenAIStack, http, user_id):
-    """The tool's change stands (it happened); the partial answer is kept and marked."""
+    """The tool's change stands (it happened) and the thread says so; the partial answer is
+    kept and marked."""
     fake = stack.fake
     client = ChatKitClient(stack.base_url, http)
     await client.sign_in(user_id)
@@ -247,6 +248,7 @@ async def test_a_dropped_stream_after_a_tool_ran(stack: OpenAIStack, http, user_
     assert await visible_items(client, thread_id) == [
         ("user_message", "Add a task to buy milk"),
         ("assistant_message", "Added task #1: Bu" + INTERRUPTED_NOTICE),
+        ("assistant_message", "Before the error I added task #1 “Buy milk”."),
     ]
 
 

@@ -118,7 +118,9 @@ async def run_full_conversation(stack, http, user_id):
             "params": {"thread_id": thread_id, "item_id": first_user_item},
         },
     )
-    assert assistant_text(events) == "Added task #2: Buy groceries."
+    # The tool call is replayed from the message's effects ledger: still one task, #1.
+    assert assistant_text(events) == "Added task #1: Buy groceries."
+    assert not [e for e in events if e["type"] == "client_effect"]
     items = await client.request(
         {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20, "order": "asc"}}
     )

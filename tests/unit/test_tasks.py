@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
+from pynamodb.exceptions import PutError
 
 from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
+from tests.support.faulty_table import faulty_table
 from todo_assistant.runtime import build_task_service
-from todo_assistant.tasks.models import Priority, StatusFilter, TaskCreate, TaskPatch, TaskStatus
+from todo_assistant.tasks.models import (
+    Priority,
+    StatusFilter,
+    Task,
+    TaskCreate,
+    TaskPatch,
+    TaskStatus,
+)
+from todo_assistant.tasks.repository import DynamoTaskRepository
 from todo_assistant.tasks.service import (
     AmbiguousTaskReference,
     NoTaskMatches,
@@ -137,3 +147,35 @@ def test_invalid_input_is_refused_before_storage():
         TaskCreate(title="ok", priority="critical")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         TaskPatch.model_validate({"owner": "someone-else"})
+
+
+@pytest.mark.parametrize("backend", DYNAMODB_BACKENDS)
+async def test_an_add_whose_answer_was_lost_is_stored_once(request, backend, user_id):
+    """The task write is applied but its answer never arrives; the client's retry of it finds
+    the row already there (its own) and the add succeeds: one task, not an error."""
+    direct = settings_for_backend(request, backend)
+    with faulty_table(direct, retries=1) as (proxy, settings):
+        tasks = build_task_service(settings)
+        proxy.fail_next("PutItem", "drop:after")
+        task = await tasks.add(user_id, TaskCreate(title="Water the plants"))
+        assert proxy.counts.faults == {"drop:after": 1}
+        # A counter update whose request never arrived is simply sent again.
+        proxy.fail_next("UpdateItem", "drop:before")
+        second = await tasks.add(user_id, TaskCreate(title="Buy milk"))
+    stored = await build_task_service(direct).list(user_id)
+    assert [(t.number, t.title) for t in stored] == [(1, "Water the plants"), (2, "Buy milk")]
+    assert (task.number, second.number) == (1, 2)
+
+
+@pytest.mark.parametrize("backend", DYNAMODB_BACKENDS)
+async def test_a_clash_with_another_write_is_still_an_error(request, backend, user_id):
+    build_task_service(settings_for_backend(request, backend))
+    repository = DynamoTaskRepository()
+    number = repository.next_number(user_id)
+    now = datetime.now(UTC)
+    repository.insert(user_id, Task(number=number, title="first", created_at=now, updated_at=now))
+    later = datetime.now(UTC)
+    with pytest.raises(PutError):
+        repository.insert(
+            user_id, Task(number=number, title="second", created_at=later, updated_at=later)
+        )

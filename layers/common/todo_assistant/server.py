@@ -17,6 +17,7 @@ from chatkit.types import (
     ProgressUpdateEvent,
     StreamOptions,
     SyncCustomActionResponse,
+    ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -34,6 +35,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from todo_assistant.actions import ActionOutcome, ActionRejected, TaskActions
 from todo_assistant.agent.composer_input import ComposerInput, ComposerInputConverter
+from todo_assistant.agent.effects import EffectsLedger, already_done_note
 from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.model_errors import guard_model_failures
 from todo_assistant.agent.progress import announce_tool
@@ -229,7 +231,16 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             thread.id, None, self.history_item_limit, "desc", context
         )
         history = await self.converter_for(context).to_agent_input(list(reversed(recent.data)))
-        agent_context = TodoAgentContext(thread=thread, store=self.store, request_context=context)
+        effects = await self.effects_ledger(thread, input_user_message, recent.data, context)
+        if input_user_message is not None and effects is not None and effects.changes():
+            history.append(already_done_note(effects.changes()))  # a retry (agent/effects.py)
+        agent_context = TodoAgentContext(
+            thread=thread,
+            store=self.store,
+            request_context=context,
+            user_message_id=effects.message_id if effects is not None else None,
+            effects=effects,
+        )
         result = Runner.run_streamed(
             self.agent,
             history,
@@ -254,12 +265,28 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 new_item_id=new_id,
                 model=self.model_name,
                 wake_event_reader=lambda: agent_context.stream(ProgressUpdateEvent(text="")),
+                changes_made=effects.changes if effects is not None else None,
             ):
                 yield event
         finally:
             # A turn stopped early (deadline, cancel) must not run on: no model call or tool
             # call may happen after its stream ended.
             result.cancel()
+
+    async def effects_ledger(
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        newest_first: list[ThreadItem],
+        context: RequestContext,
+    ) -> EffectsLedger | None:
+        """What the tools already changed for the user message this run answers: the new or
+        retried `message`, or for a resumed turn (client tool output) the newest one."""
+        if message is None:
+            message = next((i for i in newest_first if isinstance(i, UserMessageItem)), None)
+        if message is None:
+            return None
+        return await EffectsLedger.open(self.chat_store, thread.id, message.id, context)
 
     def converter_for(self, context: RequestContext) -> ThreadItemConverter:
         if self.converter_override is not None:

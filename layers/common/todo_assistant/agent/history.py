@@ -14,8 +14,10 @@ content"), so every second turn failed there. Here:
 Failed turns: when a turn fails, the server saves a hidden marker after it (`failed_turn_marker`).
 Its user message and any partial answer are then not sent to the model again, so a request
 that was never carried out is not carried out later by surprise; the model gets a short note
-in their place. Retrying the message (threads.retry_after_item) deletes the marker with the
-rest of the turn, and the message is answered normally.
+in their place. When tools had already changed tasks for it, the marker lists the changes and
+the note says they were made (and must not be made again). Retrying the message
+(threads.retry_after_item) deletes the marker with the rest of the turn, and the message is
+answered normally (agent/effects.py keeps the retry from repeating the changes).
 """
 
 from __future__ import annotations
@@ -41,20 +43,34 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from todo_assistant.agent.effects import in_words
+
 FAILED_TURN_KEY = "turn_failed"
 FAILED_TURN_NOTE = (
     "The user's request at this point of the conversation failed before it was answered "
     "and was not carried out. Do not act on it unless the user asks for it again."
 )
+FAILED_AFTER_CHANGES_NOTE = (
+    "The user's request at this point of the conversation failed before it was answered. "
+    "Before it failed, you {changes}; these changes stand, do not make them again. Do not act "
+    "on the rest of that request unless the user asks for it again."
+)
 
 
 def failed_turn_marker(
-    item_id: str, thread_id: str, kind: str, incomplete_item_id: str | None = None
+    item_id: str,
+    thread_id: str,
+    kind: str,
+    incomplete_item_id: str | None = None,
+    changes: list[str] | None = None,
 ) -> HiddenContextItem:
-    """The hidden item saved after a turn that failed (never sent to the client)."""
+    """The hidden item saved after a turn that failed (never sent to the client); `changes`
+    are what its tools changed, in words (agent/effects.py)."""
     content: dict[str, Any] = {FAILED_TURN_KEY: kind}
     if incomplete_item_id is not None:
         content["incomplete_item_id"] = incomplete_item_id
+    if changes:
+        content["changes"] = changes
     return HiddenContextItem(
         id=item_id, thread_id=thread_id, created_at=datetime.now(), content=content
     )
@@ -66,6 +82,14 @@ def is_failed_turn_marker(item: ThreadItem) -> bool:
         and isinstance(item.content, dict)
         and FAILED_TURN_KEY in item.content
     )
+
+
+def failed_turn_note(marker: HiddenContextItem) -> str:
+    """What the model is told in place of a failed turn: true also when tools changed tasks."""
+    changes = marker.content.get("changes") if isinstance(marker.content, dict) else None
+    if not changes:
+        return FAILED_TURN_NOTE
+    return FAILED_AFTER_CHANGES_NOTE.format(changes=in_words([str(c) for c in changes]))
 
 
 def _user_text(text: str) -> EasyInputMessageParam:
@@ -110,7 +134,7 @@ class HistoryConverter(ThreadItemConverter):
         self, item: HiddenContextItem
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
         if is_failed_turn_marker(item):
-            return _user_text(f"<HiddenContext>\n{FAILED_TURN_NOTE}\n</HiddenContext>")
+            return _user_text(f"<HiddenContext>\n{failed_turn_note(item)}\n</HiddenContext>")
         if not isinstance(item.content, str):
             item = item.model_copy(update={"content": json.dumps(item.content, default=str)})
         return await super().hidden_context_to_input(item)

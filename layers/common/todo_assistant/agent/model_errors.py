@@ -9,9 +9,13 @@ metric by kind; a traceback only for `internal`, where it is a bug of ours.
 Partial answers (one rule): when the stream breaks after the assistant began writing, the text
 written so far is kept, marked as interrupted (`INTERRUPTED_NOTICE` appended), and finished on
 the client with `thread.item.done`, so a reload shows exactly what the client was left with.
-An assistant message that had no text yet is removed (`thread.item.removed`). Then a hidden
-failure marker is saved after the turn (see history.py: the failed request is not sent to the
-model again unless the user retries it).
+An assistant message that had no text yet is removed (`thread.item.removed`).
+
+When tools had already changed tasks for the user message (agent/effects.py), an assistant
+message says so ("Before the error I added task #3 “Water the plants”."): the user sees what
+changed, also after a reload. Then a hidden failure marker is saved after the turn, listing the
+same changes (see history.py: the failed request is not sent to the model again unless the user
+retries it, and the model is told what did happen).
 
 The OpenAI client retries 429s, 5xx, timeouts and connection errors itself (bounded by
 OPENAI_MAX_RETRIES, honouring Retry-After) before a failure reaches this module.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 import httpx
@@ -41,6 +46,7 @@ from chatkit.types import (
     ThreadStreamEvent,
 )
 
+from todo_assistant.agent.effects import in_words
 from todo_assistant.agent.history import failed_turn_marker
 from todo_assistant.metrics import current_turn
 from todo_assistant.observability import logger
@@ -166,6 +172,16 @@ class _DropSdkModelErrorLine(logging.Filter):
 logging.getLogger("openai.agents").addFilter(_DropSdkModelErrorLine())
 
 
+def changes_told(item_id: str, thread_id: str, changes: list[str]) -> AssistantMessageItem:
+    """The visible record of what a failed turn's tools changed."""
+    return AssistantMessageItem(
+        id=item_id,
+        thread_id=thread_id,
+        created_at=datetime.now(),
+        content=[AssistantMessageContent(text=f"Before the error I {in_words(changes)}.")],
+    )
+
+
 def _track(pending: dict[str, AssistantMessageItem], event: ThreadStreamEvent) -> None:
     """Keep the text of assistant messages that are still being written."""
     if isinstance(event, ThreadItemAddedEvent) and isinstance(event.item, AssistantMessageItem):
@@ -198,9 +214,12 @@ async def guard_model_failures(
     new_item_id: Callable[[], str],
     model: str,
     wake_event_reader: Callable[[], Awaitable[None]] | None = None,
+    changes_made: Callable[[], list[str]] | None = None,
 ) -> AsyncIterator[ThreadStreamEvent]:
     """Pass a turn's events through; when it fails, settle the thread and raise a
     `CustomStreamError`, which ChatKit sends to the client as an `error` event.
+
+    `changes_made`: what the tools changed for the user message (in words), told in the thread.
 
     `wake_event_reader`: when the run fails, ChatKit's `stream_agent_response` leaves its
     reader of the agent context's event queue waiting forever, and asyncio later logs "Task
@@ -229,7 +248,12 @@ async def guard_model_failures(
                 yield ThreadItemDoneEvent(item=item)
             else:
                 yield ThreadItemRemovedEvent(item_id=item.id)
+        changes = changes_made() if changes_made is not None else []
+        if changes:
+            told = changes_told(new_item_id(), thread_id, changes)
+            yield ThreadItemAddedEvent(item=told)
+            yield ThreadItemDoneEvent(item=told)
         yield ThreadItemDoneEvent(
-            item=failed_turn_marker(new_item_id(), thread_id, failure.kind, incomplete_id)
+            item=failed_turn_marker(new_item_id(), thread_id, failure.kind, incomplete_id, changes)
         )
         raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None

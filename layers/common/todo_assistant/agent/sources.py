@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable
+from typing import Annotated
 
 from chatkit.agents import AgentContext
 from chatkit.types import (
@@ -21,8 +22,9 @@ from chatkit.types import (
     ThreadItemDoneEvent,
     ThreadStreamEvent,
 )
-from pydantic import Field
+from pydantic import Field, SkipValidation
 
+from todo_assistant.agent.effects import EffectsLedger
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.models import Task
 
@@ -30,9 +32,12 @@ _TASK_MENTION = re.compile(r"#(\d{1,9})\b")
 
 
 class TodoAgentContext(AgentContext[RequestContext]):
-    """The ChatKit agent context plus the tasks this turn's tools showed (number -> title)."""
+    """The ChatKit agent context plus the tasks this turn's tools showed (number -> title),
+    the user message the turn answers, and what its tools already changed (agent/effects.py)."""
 
     shown_tasks: dict[int, str] = Field(default_factory=dict)
+    user_message_id: str | None = None
+    effects: Annotated[EffectsLedger | None, SkipValidation] = None
 
 
 def remember_tasks(context: AgentContext[RequestContext], tasks: Iterable[Task]) -> None:

@@ -7,11 +7,17 @@ are single-line JSON: a newline in a tool output can end a ChatKit response earl
 Each tool also streams a task widget (a list, or a card for the task it changed) with working
 buttons (see `todo_assistant.widgets.tasks`); its output then says `"widget"` so the model
 keeps its answer short.
+
+The tools that change tasks go through `_once`: a call the user message's turn already made
+(answered again with Retry) returns its recorded result instead of changing anything twice
+(`agent/effects.py`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -20,7 +26,8 @@ from chatkit.agents import AgentContext
 from chatkit.types import ClientEffectEvent
 from pydantic import ValidationError
 
-from todo_assistant.agent.sources import remember_tasks
+from todo_assistant.agent.effects import ShownCard, change_of
+from todo_assistant.agent.sources import TodoAgentContext, remember_tasks
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.models import (
     Priority,
@@ -100,6 +107,40 @@ async def _show_card(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a task-changing call did: its result for the model and, when it changed a task,
+    the change in words, the `tasks_changed` action and the card that shows it."""
+
+    result: str
+    card: ShownCard | None = None
+    change: str | None = None
+    effect: str | None = None
+
+
+async def _once(
+    ctx: ToolContext, tool: str, arguments: dict[str, Any], run: Callable[[], Awaitable[Outcome]]
+) -> str:
+    """Carry out a task-changing call, unless this user message's turn already made it."""
+    context = ctx.context
+    ledger = context.effects if isinstance(context, TodoAgentContext) else None
+    key = ledger.claim(tool, arguments) if ledger is not None else None
+    done = ledger.recorded(key) if ledger is not None and key is not None else None
+    if done is not None:
+        if done.card is not None:
+            await _show_card(ctx, done.card.task, done.card.heading, done.card.state)
+        return done.result
+    outcome = await run()
+    if ledger is not None and key is not None and outcome.change is not None:
+        # Before anything streams: the record rides along with the card's write.
+        await ledger.record(key, outcome.result, outcome.change, outcome.card)
+    if outcome.card is not None:
+        if outcome.effect is not None:
+            await _announce(ctx, outcome.effect, outcome.card.task)
+        await _show_card(ctx, outcome.card.task, outcome.card.heading, outcome.card.state)
+    return outcome.result
+
+
 def build_task_tools(service: TaskService) -> list[FunctionTool]:
     def user_of(ctx: ToolContext) -> str:
         return ctx.context.request_context.user_id
@@ -129,16 +170,23 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             )
         except (ValidationError, ValueError) as error:
             return tool_result(False, f"Invalid task: {_first_error(error)}")
-        task = await service.add(user_of(ctx), data)
-        await _announce(ctx, "created", task)
-        await _show_card(ctx, task, "Task added")
-        due = f", due {task.due_date.isoformat()}" if task.due_date else ""
-        return tool_result(
-            True,
-            f"Added task #{task.number}: {task.title}{due}",
-            task=task_summary(task),
-            widget="task_card",
-        )
+
+        async def add() -> Outcome:
+            task = await service.add(user_of(ctx), data)
+            due = f", due {task.due_date.isoformat()}" if task.due_date else ""
+            return Outcome(
+                tool_result(
+                    True,
+                    f"Added task #{task.number}: {task.title}{due}",
+                    task=task_summary(task),
+                    widget="task_card",
+                ),
+                ShownCard(task=task, heading="Task added"),
+                change_of("added", task),
+                "created",
+            )
+
+        return await _once(ctx, "add_task", data.model_dump(mode="json"), add)
 
     @function_tool(failure_error_function=None)
     async def list_tasks(
@@ -173,26 +221,32 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         Args:
             task: The task number (e.g. "3") or words from its title (e.g. "groceries").
         """
-        try:
-            number = await service.number_of(user_of(ctx), task)
-            done, changed = await service.complete_if_pending(user_of(ctx), number)
-        except LookupError as error:
-            return lookup_failure(error)
-        await _show_card(ctx, done, "Task completed")
-        if not changed:
-            return tool_result(
-                True,
-                f"Task #{done.number} was already completed.",
-                task=task_summary(done),
-                widget="task_card",
+
+        async def complete() -> Outcome:
+            try:
+                number = await service.number_of(user_of(ctx), task)
+                done, changed = await service.complete_if_pending(user_of(ctx), number)
+            except LookupError as error:
+                return Outcome(lookup_failure(error))
+            card = ShownCard(task=done, heading="Task completed")
+            if not changed:
+                message = f"Task #{done.number} was already completed."
+                return Outcome(
+                    tool_result(True, message, task=task_summary(done), widget="task_card"), card
+                )
+            return Outcome(
+                tool_result(
+                    True,
+                    f"Completed task #{done.number}: {done.title}",
+                    task=task_summary(done),
+                    widget="task_card",
+                ),
+                card,
+                change_of("completed", done),
+                "completed",
             )
-        await _announce(ctx, "completed", done)
-        return tool_result(
-            True,
-            f"Completed task #{done.number}: {done.title}",
-            task=task_summary(done),
-            widget="task_card",
-        )
+
+        return await _once(ctx, "complete_task", {"task": task}, complete)
 
     @function_tool(failure_error_function=None)
     async def update_task(
@@ -233,19 +287,27 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
             patch = TaskPatch.model_validate(changes)
         except ValidationError as error:
             return tool_result(False, f"Invalid change: {_first_error(error)}")
-        try:
-            number = await service.number_of(user_of(ctx), task)
-            updated = await service.update(user_of(ctx), number, patch)
-        except LookupError as error:
-            return lookup_failure(error)
-        await _announce(ctx, "updated", updated)
-        await _show_card(ctx, updated, "Task updated")
-        return tool_result(
-            True,
-            f"Updated task #{updated.number}: {updated.title}",
-            task=task_summary(updated),
-            widget="task_card",
-        )
+
+        async def update() -> Outcome:
+            try:
+                number = await service.number_of(user_of(ctx), task)
+                updated = await service.update(user_of(ctx), number, patch)
+            except LookupError as error:
+                return Outcome(lookup_failure(error))
+            return Outcome(
+                tool_result(
+                    True,
+                    f"Updated task #{updated.number}: {updated.title}",
+                    task=task_summary(updated),
+                    widget="task_card",
+                ),
+                ShownCard(task=updated, heading="Task updated"),
+                change_of("updated", updated),
+                "updated",
+            )
+
+        arguments = {"task": task, **patch.model_dump(mode="json", exclude_unset=True)}
+        return await _once(ctx, "update_task", arguments, update)
 
     @function_tool(failure_error_function=None)
     async def delete_task(ctx: ToolContext, task: str) -> str:
@@ -254,19 +316,26 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         Args:
             task: The task number (e.g. "4") or words from its title.
         """
-        try:
-            number = await service.number_of(user_of(ctx), task)
-            deleted = await service.delete(user_of(ctx), number)
-        except LookupError as error:
-            return lookup_failure(error)
-        await _announce(ctx, "deleted", deleted)
-        await _show_card(ctx, deleted, "Task deleted", "deleted")
-        return tool_result(
-            True,
-            f"Deleted task #{deleted.number}: {deleted.title}",
-            task=task_summary(deleted),
-            widget="task_card",
-        )
+
+        async def delete() -> Outcome:
+            try:
+                number = await service.number_of(user_of(ctx), task)
+                deleted = await service.delete(user_of(ctx), number)
+            except LookupError as error:
+                return Outcome(lookup_failure(error))
+            return Outcome(
+                tool_result(
+                    True,
+                    f"Deleted task #{deleted.number}: {deleted.title}",
+                    task=task_summary(deleted),
+                    widget="task_card",
+                ),
+                ShownCard(task=deleted, heading="Task deleted", state="deleted"),
+                change_of("deleted", deleted),
+                "deleted",
+            )
+
+        return await _once(ctx, "delete_task", {"task": task}, delete)
 
     return [add_task, list_tasks, complete_task, update_task, delete_task]
 

@@ -39,6 +39,7 @@ from todo_assistant.store.payloads import EncodedPayload, PayloadCodec
 from todo_assistant.store.request_scope import CachedThread, PendingThread, RequestScope
 from todo_assistant.store.table import (
     AttachmentRow,
+    EffectsRow,
     FeedbackRow,
     ItemRow,
     StoredBody,
@@ -109,6 +110,19 @@ class TodoStore(Store[RequestContext]):
     @abstractmethod
     async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
         """Feedback of a thread's items, by item id."""
+
+    @abstractmethod
+    async def load_effects(
+        self, thread_id: str, message_id: str, context: RequestContext
+    ) -> str | None:
+        """The tool-effect record of one of the user's messages (`agent/effects.py` owns its
+        JSON), None when there is none."""
+
+    @abstractmethod
+    async def save_effects(
+        self, thread_id: str, message_id: str, record: str, context: RequestContext
+    ) -> None:
+        """Replace the tool-effect record of one of the user's messages."""
 
     async def flush(self, context: RequestContext) -> None:
         """Write whatever the request held back (a store that holds nothing back: nothing)."""
@@ -258,6 +272,9 @@ class DynamoChatKitStore(TodoStore):
         if scope is not None:
             scope.threads.pop(thread_id, None)
             scope.staged = [s for s in scope.staged if s[0] != thread_id]
+            for key in [k for k in scope.effects if k[0] == thread_id]:
+                scope.effects.pop(key)
+                scope.staged_effects.pop(key, None)
         await asyncio.to_thread(self._delete_thread, thread_id, context.user_id)
 
     def _delete_thread(self, thread_id: str, user_id: str) -> None:
@@ -329,34 +346,55 @@ class DynamoChatKitStore(TodoStore):
             _require_safe(thread_id, item.id)
             scope.staged.append((thread_id, item))
         else:
-            await self._write_items(thread_id, [item], context)
+            await self._write_items([(thread_id, item)], context)
         if scope is not None and thread_id in scope.threads:
             _remember(scope.threads[thread_id], item)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await self._write_items(thread_id, [item], context)
+        await self._write_items([(thread_id, item)], context)
         scope = await _settled_scope(context)
         if scope is not None and thread_id in scope.threads:
             _remember(scope.threads[thread_id], item)
 
     async def _write_items(
-        self, thread_id: str, items: list[ThreadItem], context: RequestContext
+        self, writes: list[tuple[str, ThreadItem]], context: RequestContext
     ) -> None:
-        """Write items, plus whatever the request staged, in as few calls as possible."""
-        _require_safe(thread_id, *(i.id for i in items))
-        writes = [(thread_id, i) for i in items]
-        scope = await _settled_scope(context)
-        if scope is not None:
-            writes = scope.staged + writes
-            scope.staged = []
-        await asyncio.to_thread(self._put_items, writes, context.user_id)
+        """Write items, plus whatever the request staged, in as few calls as possible.
 
-    def _put_items(self, writes: list[tuple[str, ThreadItem]], user_id: str) -> None:
-        rows = [self.item_row(thread_id, item, user_id) for thread_id, item in writes]
+        A write that fails leaves all it carried staged (items included), so the request's
+        last flush tries it once more: a turn that fails on the table keeps what it can."""
+        for thread_id, item in writes:
+            _require_safe(thread_id, item.id)
+        scope = await _settled_scope(context)
+        staged: list[tuple[str, ThreadItem]] = []
+        effects: dict[tuple[str, str], str] = {}
+        if scope is not None:
+            staged, effects = scope.staged, scope.staged_effects
+            scope.staged, scope.staged_effects = [], {}
+        try:
+            await asyncio.to_thread(self._put_items, staged + writes, effects, context.user_id)
+        except BaseException:
+            if scope is not None:
+                retried = {(t, i.id) for t, i in writes}
+                kept = [s for s in staged if (s[0], s[1].id) not in retried]
+                scope.staged = kept + writes + scope.staged
+                scope.staged_effects = effects | scope.staged_effects
+            raise
+
+    def _put_items(
+        self,
+        writes: list[tuple[str, ThreadItem]],
+        effects: dict[tuple[str, str], str],
+        user_id: str,
+    ) -> None:
+        rows: list[TableRow] = [
+            self.item_row(thread_id, item, user_id) for thread_id, item in writes
+        ]
+        rows += [self.effects_row(t, m, record, user_id) for (t, m), record in effects.items()]
         if len(rows) == 1:
             rows[0].save()
             return
-        with ItemRow.batch_write() as batch:
+        with TableRow.batch_write() as batch:
             for row in rows:
                 batch.save(row)
 
@@ -370,8 +408,8 @@ class DynamoChatKitStore(TodoStore):
                 pending.read.cancel()
             await asyncio.gather(*(p.read for p in scope.pending.values()), return_exceptions=True)
             scope.pending.clear()
-        if scope is not None and scope.staged:
-            await self._write_items(scope.staged[0][0], [], context)
+        if scope is not None and (scope.staged or scope.staged_effects):
+            await self._write_items([], context)
 
     async def _record_user_message(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -382,9 +420,17 @@ class DynamoChatKitStore(TodoStore):
         cached = scope.threads.get(thread_id) if scope is not None else None
         new_thread = cached.metadata if cached is not None and cached.stored_json is None else None
         staged = scope.staged if scope is not None else []
+        effects = scope.staged_effects if scope is not None else {}
         limiter = scope.turn_limiter if scope is not None else None
         write = asyncio.to_thread(
-            self._write_user_message, thread_id, item, new_thread, staged, context.user_id, limiter
+            self._write_user_message,
+            thread_id,
+            item,
+            new_thread,
+            staged,
+            effects,
+            context.user_id,
+            limiter,
         )
         if scope is not None and scope.pending:
             # The thread's read was left running (load_thread): both must be done before the
@@ -396,8 +442,10 @@ class DynamoChatKitStore(TodoStore):
         else:
             await write
         if scope is not None:
-            scope.staged = []
+            scope.staged, scope.staged_effects = [], {}
             scope.turn_limiter = None  # counted once per request
+            # A message just written has no tool effects yet: nothing to read before its turn.
+            scope.effects[(thread_id, item.id)] = None
         if cached is not None and new_thread is not None:
             cached.stored_json = new_thread.model_dump_json()
 
@@ -407,6 +455,7 @@ class DynamoChatKitStore(TodoStore):
         item: ThreadItem,
         new_thread: ThreadMetadata | None,
         staged: list[tuple[str, ThreadItem]],
+        effects: dict[tuple[str, str], str],
         user_id: str,
         limiter: RateLimiter | None = None,
     ) -> None:
@@ -435,6 +484,8 @@ class DynamoChatKitStore(TodoStore):
                 transaction.save(self.item_row(thread_id, item, user_id))
                 for staged_thread, staged_item in staged:
                     transaction.save(self.item_row(staged_thread, staged_item, user_id))
+                for (effects_thread, message_id), record in effects.items():
+                    transaction.save(self.effects_row(effects_thread, message_id, record, user_id))
         except TransactWriteError as error:
             if limiter is not None and (refused := limiter.refusal(error, planned)) is not None:
                 raise refused from None
@@ -505,6 +556,54 @@ class DynamoChatKitStore(TodoStore):
         s3_key = old.get("Attributes", {}).get("s3_key", {}).get("S")
         if s3_key:
             self._codec.delete_offloaded([s3_key])
+
+    # -- tool effects ---------------------------------------------------------------------
+    async def load_effects(
+        self, thread_id: str, message_id: str, context: RequestContext
+    ) -> str | None:
+        """One strongly consistent GetItem, or none at all: a message this request wrote has
+        no record yet, and a record this request read or wrote is remembered."""
+        key = (thread_id, message_id)
+        scope = _scope(context)
+        if scope is not None and key in scope.effects:
+            return scope.effects[key]
+        record = await asyncio.to_thread(self._load_effects, thread_id, message_id, context.user_id)
+        if scope is not None:
+            scope.effects[key] = record
+        return record
+
+    def _load_effects(self, thread_id: str, message_id: str, user_id: str) -> str | None:
+        if not (is_safe_id(thread_id) and is_safe_id(message_id)):
+            return None
+        try:
+            row = EffectsRow.get(
+                user_pk(user_id), keys.effects_sk(thread_id, message_id), consistent_read=True
+            )
+        except DoesNotExist:
+            return None
+        return self._decode(row).decode() if isinstance(row, EffectsRow) else None
+
+    async def save_effects(
+        self, thread_id: str, message_id: str, record: str, context: RequestContext
+    ) -> None:
+        """Within a request the record rides along with the request's next write (at the
+        latest its last flush); outside one it is written at once."""
+        _require_safe(thread_id, message_id)
+        scope = _scope(context)
+        if scope is None:
+            await asyncio.to_thread(
+                lambda: self.effects_row(thread_id, message_id, record, context.user_id).save()
+            )
+            return
+        scope.effects[(thread_id, message_id)] = record
+        scope.staged_effects[(thread_id, message_id)] = record
+
+    def effects_row(self, thread_id: str, message_id: str, record: str, user_id: str) -> EffectsRow:
+        """The row a message's tool-effect record is stored as; not yet saved."""
+        payload = self._encode(record.encode(), user_id, f"effects/{thread_id}/{message_id}")
+        row = EffectsRow(user_pk(user_id), keys.effects_sk(thread_id, message_id))
+        _apply_payload(row, payload)
+        return row
 
     # -- attachments ----------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:

@@ -6,6 +6,9 @@ workflow), and saves the title. Without memory each of those is a round trip. Th
 the store answer repeated reads from what this request read or wrote itself, and hold back
 writes nobody has seen yet (hidden context items) until the next write goes out anyway.
 
+The same goes for the tool-effect record of a user message (`agent/effects.py`): a message this
+request wrote has none yet (no read needed), and a changed record waits for the next write.
+
 A scope lives exactly as long as one request (`TodoChatKitServer.process` makes a fresh one);
 nothing here is shared between requests or users.
 """
@@ -49,6 +52,12 @@ class RequestScope:
     # while its message is written, instead of before (see `PendingThread`).
     overlap_opening: bool = False
     pending: dict[str, PendingThread] = field(default_factory=dict)
+
+    # Tool-effect records by (thread id, user message id): as read or written by this request,
+    # None when there is none (a message this request wrote has none yet).
+    effects: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # Records not yet written: they ride along with the next write, like `staged`.
+    staged_effects: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass

@@ -87,6 +87,11 @@ class FeedbackRow(TableRow, discriminator="feedback"):
     created_at = UnicodeAttribute()
 
 
+class EffectsRow(StoredBody, discriminator="effects"):
+    """What the tools of one user message's turn changed (`agent/effects.py`): the JSON the
+    ledger wrote, so that answering the same message again does not change it twice."""
+
+
 class TaskRow(TableRow, discriminator="task"):
     number = NumberAttribute()
     title = UnicodeAttribute()
@@ -117,6 +122,7 @@ ROW_CLASSES: tuple[type[TableRow], ...] = (
     ItemRow,
     AttachmentRow,
     FeedbackRow,
+    EffectsRow,
     TaskRow,
     CounterRow,
     StopRow,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from todo_assistant.store.keys import TASK_COUNTER_SK, TASKS_PREFIX, task_sk, user_pk
@@ -72,7 +72,24 @@ class DynamoTaskRepository:
             created_at=_iso(task.created_at),
             updated_at=_iso(task.updated_at),
         )
-        row.save(condition=TaskRow.sk.does_not_exist())
+        try:
+            row.save(condition=TaskRow.sk.does_not_exist())
+        except PutError as error:
+            # The number is this call's own (the counter only grows), so a row already there
+            # is this very write when an attempt was applied but its answer lost, then retried.
+            if _is_conditional_failure(error) and self._stored_as(user_id, task):
+                return
+            raise
+
+    def _stored_as(self, user_id: str, task: Task) -> bool:
+        try:
+            row = TaskRow.get(user_pk(user_id), task_sk(task.number), consistent_read=True)
+        except DoesNotExist:
+            return False
+        if not isinstance(row, TaskRow):
+            return False
+        stored = _from_row(row)
+        return stored.created_at == task.created_at and stored.title == task.title
 
     def get(self, user_id: str, number: int) -> Task:
         try:
