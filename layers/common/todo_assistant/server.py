@@ -38,6 +38,7 @@ from todo_assistant.agent.model_errors import guard_model_failures
 from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
+from todo_assistant.agent.tool_memory import ToolCallRecorder, remember_tool_calls
 from todo_assistant.context import RequestContext
 from todo_assistant.metrics import current_turn
 from todo_assistant.store.attachments import S3AttachmentStore
@@ -215,6 +216,15 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             ),
         )
         events = with_task_sources(stream_agent_response(agent_context, result), agent_context)
+        # Every completed tool call is saved as a hidden item, for the model's later turns.
+        events = remember_tool_calls(
+            events,
+            lambda: result.new_items,
+            ToolCallRecorder(lambda: agent_context.client_tool_call is not None),
+            lambda record: record.to_item(
+                self.store.generate_item_id("tool_call", thread, context), thread.id
+            ),
+        )
 
         def new_id() -> str:
             return self.store.generate_item_id("message", thread, context)

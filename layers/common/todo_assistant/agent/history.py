@@ -6,8 +6,10 @@ converter (used by `OpenAIChatCompletionsModel` and `LitellmModel`) rejects it (
 content"), so every second turn failed there. Here:
 
 - an assistant message is a plain `{"role": "assistant", "content": "<text>"}` message;
-- client tool calls are a `function_call` + `function_call_output` pair (the SDK's own form);
-- hidden context and the SDK's notes are user-role text (the SDK's own form);
+- tool calls are a `function_call` + `function_call_output` pair (the SDK's own form): the
+  agent's own tools from their hidden records (tool_memory.py), client tools from their
+  `client_tool_call` items;
+- other hidden context and the SDK's notes are user-role text (the SDK's own form);
 - tags (@-mentions) and attachments become text the model can read, instead of an error;
 - a failed turn is left out (see below).
 
@@ -40,6 +42,8 @@ from openai.types.responses import (
     ResponseInputContentParam,
     ResponseInputTextParam,
 )
+
+from todo_assistant.agent.tool_memory import tool_call_record
 
 FAILED_TURN_KEY = "turn_failed"
 FAILED_TURN_NOTE = (
@@ -111,6 +115,8 @@ class HistoryConverter(ThreadItemConverter):
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
         if is_failed_turn_marker(item):
             return _user_text(f"<HiddenContext>\n{FAILED_TURN_NOTE}\n</HiddenContext>")
+        if (record := tool_call_record(item)) is not None:
+            return record.to_input()
         if not isinstance(item.content, str):
             item = item.model_copy(update={"content": json.dumps(item.content, default=str)})
         return await super().hidden_context_to_input(item)
