@@ -10,6 +10,8 @@ content"), so every second turn failed there. Here:
   agent's own tools from their hidden records (tool_memory.py), client tools from their
   `client_tool_call` items;
 - other hidden context and the SDK's notes are user-role text (the SDK's own form);
+- a widget with a `copy_text` is described by that text (the tasks it shows, one line each)
+  rather than by its whole JSON tree, about a tenth of the tokens;
 - tags (@-mentions) and attachments become text the model can read, instead of an error;
 - a failed turn is left out (see below).
 
@@ -36,6 +38,7 @@ from chatkit.types import (
     ThreadItem,
     UserMessageItem,
     UserMessageTagContent,
+    WidgetItem,
 )
 from openai.types.responses import (
     EasyInputMessageParam,
@@ -120,6 +123,16 @@ class HistoryConverter(ThreadItemConverter):
         if not isinstance(item.content, str):
             item = item.model_copy(update={"content": json.dumps(item.content, default=str)})
         return await super().hidden_context_to_input(item)
+
+    async def widget_to_input(
+        self, item: WidgetItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        if not item.copy_text:
+            return await super().widget_to_input(item)
+        return _user_text(
+            f"The following graphical UI widget (id: {item.id}) was displayed to the user, "
+            f"as text:\n{item.copy_text}"
+        )
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         data = json.dumps(tag.data, default=str, sort_keys=True)
