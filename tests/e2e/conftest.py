@@ -74,6 +74,8 @@ def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
         tasks=tasks,
         attachments=build_attachment_store(settings, store),
         models=ModelChoices(settings.default_model, settings.allowed_model_ids, model.named),
+        history_item_limit=settings.history_item_limit,
+        history_token_budget=settings.history_token_budget,
     )
     deps = ChatKitDependencies(server=server, secrets=build_client_secrets(settings))
     app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))

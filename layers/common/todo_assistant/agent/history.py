@@ -20,6 +20,8 @@ Its user message and any partial answer are then not sent to the model again, so
 that was never carried out is not carried out later by surprise; the model gets a short note
 in their place. Retrying the message (threads.retry_after_item) deletes the marker with the
 rest of the turn, and the message is answered normally.
+
+Which items are converted at all is decided per turn by the token budget (history_budget.py).
 """
 
 from __future__ import annotations

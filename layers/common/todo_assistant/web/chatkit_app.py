@@ -92,6 +92,7 @@ def build_chatkit_dependencies(settings: Settings) -> ChatKitDependencies:
         store,
         agent,
         history_item_limit=settings.history_item_limit,
+        history_token_budget=settings.history_token_budget,
         tasks=tasks,
         attachments=build_attachment_store(settings, store),
         models=models,
