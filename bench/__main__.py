@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Optional entries run only when their module is present.
-ORDER = ("cold_start", "turns", "items_list", "faults", "lifecycle")
+ORDER = ("cold_start", "turns", "history_tokens", "items_list", "faults", "lifecycle")
 
 
 def available() -> list[str]:
