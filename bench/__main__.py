@@ -13,7 +13,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Optional entries run only when their module is present.
-ORDER = ("cold_start", "turns", "items_list", "faults", "lifecycle", "cancel_latency")
+ORDER = (
+    "cold_start",
+    "turns",
+    "history_tokens",
+    "items_list",
+    "faults",
+    "lifecycle",
+    "cancel_latency",
+)
 
 
 def available() -> list[str]:

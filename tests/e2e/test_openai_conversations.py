@@ -3,11 +3,13 @@
 The apps are built from settings alone (MODEL_PROVIDER=openai, OPENAI_BASE_URL=<fake>/v1,
 OPENAI_API=responses|chat_completions), so the real client, model classes and converters run.
 After every turn: the tasks table, the thread as the client loads it, and what went out to
-the model (history, instructions, tools, request settings).
+the model (history with every earlier tool call and its output, instructions, tools, request
+settings).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -85,13 +87,40 @@ def sent_history(request: RecordedRequest) -> list[tuple[str, str]]:
     for message in messages:
         if message["role"] not in ("user", "assistant"):
             continue
-        content = message["content"]
+        content = message.get("content")
+        if content is None:
+            continue  # an assistant turn that only calls tools (Chat Completions)
         if not isinstance(content, str):
             content = "".join(part.get("text", "") for part in content)
         if content.startswith("The following graphical UI widget"):
             continue  # a task widget shown beside an answer, described to the model
         out.append((message["role"], content))
     return out
+
+
+def sent_tool_calls(request: RecordedRequest) -> list[tuple[str, dict[str, Any], str]]:
+    """(name, arguments, output) of every tool call in the history a request carried, each
+    call directly followed by its output, on either API."""
+    body = request.body
+    calls: list[tuple[str, dict[str, Any], str]] = []
+    if request.path.endswith("/chat/completions"):
+        messages = body["messages"]
+        for index, message in enumerate(messages):
+            for offset, call in enumerate(message.get("tool_calls") or [], start=1):
+                answer = messages[index + offset]
+                assert (answer["role"], answer["tool_call_id"]) == ("tool", call["id"])
+                function = call["function"]
+                arguments = json.loads(function["arguments"])
+                calls.append((function["name"], arguments, answer["content"]))
+        return calls
+    items = body["input"]
+    for index, item in enumerate(items):
+        if item.get("type") == "function_call":
+            output = items[index + 1]
+            assert output["type"] == "function_call_output"
+            assert output["call_id"] == item["call_id"]
+            calls.append((item["name"], json.loads(item["arguments"]), output["output"]))
+    return calls
 
 
 def instructions_of(request: RecordedRequest) -> str:
@@ -135,6 +164,7 @@ async def run_conversation(
     await client.sign_in(user_id)
     thread_id: str | None = None
     said: list[tuple[str, str]] = []
+    called: list[tuple[str, dict[str, Any]]] = []
     for turn, (text, plans, answer, tasks) in enumerate(CONVERSATION, start=1):
         fake.script(*plans)
         first_request = len(fake.requests)
@@ -152,6 +182,11 @@ async def run_conversation(
         assert len(requests) == len(plans)
         assert sent_history(requests[0]) == [*said, ("user", text)]
         said += [("user", text), ("assistant", answer)]
+        # Tool memory: every earlier tool call went out again with its output, in order.
+        sent = sent_tool_calls(requests[0])
+        assert [(name, arguments) for name, arguments, _ in sent] == called
+        assert all(json.loads(output)["ok"] is True for _, _, output in sent)
+        called += [(p.name, p.arguments) for p in plans if isinstance(p, Call)]
 
         assert await table(base_url, client) == tasks
         items = await thread_items(client, thread_id)

@@ -65,6 +65,7 @@ def build_chatkit_dependencies(
         store,
         agent,
         history_item_limit=settings.history_item_limit,
+        history_token_budget=settings.history_token_budget,
         tasks=tasks,
         attachments=attachments,
         models=ModelChoices(settings.default_model, settings.allowed_model_ids, models_for),

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # A signing key with this prefix is a development key: only such a key may be used with
 # AUTH_MODE=dev, so a deployed stack with a real key can never mint tokens for any user id.
 DEV_SIGNING_KEY_PREFIX = "dev-insecure-"
+# The model's history per turn (README "Configuration", agent/history_budget.py).
+DEFAULT_HISTORY_TOKEN_BUDGET = 16_000
+DEFAULT_HISTORY_ITEM_LIMIT = 60
 
 
 class ConfigurationError(RuntimeError):
@@ -118,7 +121,11 @@ class Settings(BaseSettings):
     # for GET /config; false turns uploads off everywhere.
     attachments_enabled: bool | None = None
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
-    history_item_limit: int = Field(default=40, ge=2, le=500)
+    # What each turn sends the model: the newest whole turns within this many tokens
+    # (agent/history_budget.py), chosen among the newest HISTORY_ITEM_LIMIT items, which the
+    # turn reads with its thread in one Query.
+    history_token_budget: int = Field(default=DEFAULT_HISTORY_TOKEN_BUDGET, ge=1_000, le=2_000_000)
+    history_item_limit: int = Field(default=DEFAULT_HISTORY_ITEM_LIMIT, ge=2, le=500)
 
     # --- per-user limits and data lifecycle (limits.py, lifecycle/) ------------------------
     # Fixed windows counted in DynamoDB; 0 turns a limit off.

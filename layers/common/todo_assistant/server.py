@@ -36,12 +36,15 @@ from pydantic import BaseModel, TypeAdapter
 from todo_assistant.actions import ActionOutcome, ActionRejected, TaskActions
 from todo_assistant.agent.composer_input import ComposerInput, ComposerInputConverter
 from todo_assistant.agent.effects import EffectsLedger, already_done_note
+from todo_assistant.agent.history_budget import history_within_budget
 from todo_assistant.agent.model_choice import ModelChoices
 from todo_assistant.agent.model_errors import guard_model_failures
 from todo_assistant.agent.progress import announce_tool
 from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
 from todo_assistant.agent.stop import stop_before_tool, stoppable
+from todo_assistant.agent.tool_memory import ToolCallRecorder, remember_tool_calls
+from todo_assistant.config import DEFAULT_HISTORY_ITEM_LIMIT, DEFAULT_HISTORY_TOKEN_BUDGET
 from todo_assistant.context import RequestContext
 from todo_assistant.limits import RateLimiter
 from todo_assistant.metrics import current_turn
@@ -138,7 +141,8 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         agent: Agent[AgentContext[RequestContext]],
         *,
         tasks: TaskService,
-        history_item_limit: int = 40,
+        history_item_limit: int = DEFAULT_HISTORY_ITEM_LIMIT,
+        history_token_budget: int = DEFAULT_HISTORY_TOKEN_BUDGET,
         converter: ThreadItemConverter | None = None,
         request_settings: RequestSettings | None = None,
         attachments: S3AttachmentStore | None = None,
@@ -151,6 +155,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         self.agent = agent
         self.task_actions = TaskActions(tasks)
         self.history_item_limit = history_item_limit
+        self.history_token_budget = history_token_budget
         # History every model path accepts (Chat Completions and LiteLLM included), with the
         # caller's tags and attachments: built per turn (converter_for) unless one is given.
         self.converter_override = converter
@@ -226,14 +231,21 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             # The SDK saves the thread and emits thread.updated when it sees the change.
             thread.title = title_from_message(input_user_message)
 
-        # Answered from the thread read that started the turn (see store/request_scope.py).
+        # Answered from the thread read that started the turn (see store/request_scope.py),
+        # then cut to the newest whole turns within the token budget (history_budget.py).
         recent = await self.store.load_thread_items(
             thread.id, None, self.history_item_limit, "desc", context
         )
-        history = await self.converter_for(context).to_agent_input(list(reversed(recent.data)))
+        history = await history_within_budget(
+            list(reversed(recent.data)),
+            self.converter_for(context),
+            self.history_token_budget,
+            whole_thread=not recent.has_more,
+        )
         effects = await self.effects_ledger(thread, input_user_message, recent.data, context)
         if input_user_message is not None and effects is not None and effects.changes():
-            history.append(already_done_note(effects.changes()))  # a retry (agent/effects.py)
+            # A retry (agent/effects.py): the model hears what was already done.
+            history.input.append(already_done_note(effects.changes()))
         agent_context = TodoAgentContext(
             thread=thread,
             store=self.store,
@@ -243,7 +255,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         )
         result = Runner.run_streamed(
             self.agent,
-            history,
+            history.input,
             context=agent_context,
             hooks=self.tool_call_counter,
             max_turns=self.max_model_calls,
@@ -254,6 +266,15 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             ),
         )
         events = with_task_sources(stream_agent_response(agent_context, result), agent_context)
+        # Every completed tool call is saved as a hidden item, for the model's later turns.
+        events = remember_tool_calls(
+            events,
+            lambda: result.new_items,
+            ToolCallRecorder(lambda: agent_context.client_tool_call is not None),
+            lambda record: record.to_item(
+                self.store.generate_item_id("tool_call", thread, context), thread.id
+            ),
+        )
 
         def new_id() -> str:
             return self.store.generate_item_id("message", thread, context)

@@ -6,8 +6,12 @@ converter (used by `OpenAIChatCompletionsModel` and `LitellmModel`) rejects it (
 content"), so every second turn failed there. Here:
 
 - an assistant message is a plain `{"role": "assistant", "content": "<text>"}` message;
-- client tool calls are a `function_call` + `function_call_output` pair (the SDK's own form);
-- hidden context and the SDK's notes are user-role text (the SDK's own form);
+- tool calls are a `function_call` + `function_call_output` pair (the SDK's own form): the
+  agent's own tools from their hidden records (tool_memory.py), client tools from their
+  `client_tool_call` items;
+- other hidden context and the SDK's notes are user-role text (the SDK's own form);
+- a widget with a `copy_text` is described by that text (the tasks it shows, one line each)
+  rather than by its whole JSON tree, about a tenth of the tokens;
 - tags (@-mentions) and attachments become text the model can read, instead of an error;
 - a failed turn is left out (see below).
 
@@ -18,6 +22,8 @@ in their place. When tools had already changed tasks for it, the marker lists th
 the note says they were made (and must not be made again). Retrying the message
 (threads.retry_after_item) deletes the marker with the rest of the turn, and the message is
 answered normally (agent/effects.py keeps the retry from repeating the changes).
+
+Which items are converted at all is decided per turn by the token budget (history_budget.py).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from chatkit.types import (
     ThreadItem,
     UserMessageItem,
     UserMessageTagContent,
+    WidgetItem,
 )
 from openai.types.responses import (
     EasyInputMessageParam,
@@ -44,6 +51,7 @@ from openai.types.responses import (
 )
 
 from todo_assistant.agent.effects import in_words
+from todo_assistant.agent.tool_memory import tool_call_record
 
 FAILED_TURN_KEY = "turn_failed"
 FAILED_TURN_NOTE = (
@@ -135,9 +143,21 @@ class HistoryConverter(ThreadItemConverter):
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
         if is_failed_turn_marker(item):
             return _user_text(f"<HiddenContext>\n{failed_turn_note(item)}\n</HiddenContext>")
+        if (record := tool_call_record(item)) is not None:
+            return record.to_input()
         if not isinstance(item.content, str):
             item = item.model_copy(update={"content": json.dumps(item.content, default=str)})
         return await super().hidden_context_to_input(item)
+
+    async def widget_to_input(
+        self, item: WidgetItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        if not item.copy_text:
+            return await super().widget_to_input(item)
+        return _user_text(
+            f"The following graphical UI widget (id: {item.id}) was displayed to the user, "
+            f"as text:\n{item.copy_text}"
+        )
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         data = json.dumps(tag.data, default=str, sort_keys=True)

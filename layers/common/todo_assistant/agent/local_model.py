@@ -1,9 +1,10 @@
 """A deterministic, offline model behind the Agents SDK `Model` interface.
 
 It reads the latest user message, turns it into one of the Todo tool calls (see `intents`),
-and after the tool ran, writes the reply from the tool's output. Replies stream in several
-text deltas (optionally paced) exactly like a hosted model's Responses stream, so the whole
-agent -> ChatKit -> SSE path is exercised without a network.
+and after the tool ran, writes the reply from the tool's output. "What was the second task
+you listed?" it answers from the tool outputs in its history (tool memory), as a hosted model
+would. Replies stream in several text deltas (optionally paced) exactly like a hosted model's
+Responses stream, so the whole agent -> ChatKit -> SSE path is exercised without a network.
 """
 
 from __future__ import annotations
@@ -61,6 +62,26 @@ _CONTEXT_PREFIXES = ("The user is referring to this in particular", "# User-prov
 _QUOTED_CHARS = 80
 _HIDDEN_MARKERS = ("<SDK_HIDDEN_CONTEXT", "<HiddenContext>")
 _WHAT_DID_I_CLICK = re.compile(r"\bwhat did i (?:just )?(?:click|press|do)\b", re.IGNORECASE)
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+}
+# "What was the second task you listed?": answered from the tool memory in the history.
+_LISTED_TASK = re.compile(
+    r"\bwhat\s+(?:was|is)\s+the\s+(?P<which>"
+    + "|".join(_ORDINALS)
+    + r"|last|\d{1,3}(?:st|nd|rd|th))\s+(?:task|one)\s+(?:that\s+)?you\s+(?:just\s+)?"
+    r"(?:listed|showed|mentioned)\b",
+    re.IGNORECASE,
+)
 
 
 def _field(item: Any, name: str) -> Any:
@@ -132,6 +153,42 @@ def _call_arguments(items: list[TResponseInputItem], call_id: object) -> dict[st
                 return {}
             return arguments if isinstance(arguments, dict) else {}
     return {}
+
+
+def recall_listed_task(items: list[TResponseInputItem], which: str) -> str:
+    """The n-th task of the latest `list_tasks` output the model was given: on a later turn
+    that is the tool memory in the history (tool_memory.py), not the model's own summary."""
+    names = {
+        _field(item, "call_id"): _field(item, "name")
+        for item in items
+        if _field(item, "type") == "function_call"
+    }
+    listed: list[Any] | None = None
+    for item in reversed(items):
+        if (
+            _field(item, "type") == "function_call_output"
+            and names.get(_field(item, "call_id")) == "list_tasks"
+        ):
+            try:
+                result = json.loads(str(_field(item, "output")))
+            except ValueError:
+                continue
+            tasks = result.get("tasks") if isinstance(result, dict) else None
+            if isinstance(tasks, list):
+                listed = tasks
+                break
+    if listed is None:
+        return "I haven't listed any tasks in this conversation yet."
+    if not listed:
+        return "The last list I showed you had no tasks in it."
+    which = which.lower()
+    position = len(listed) if which == "last" else _ORDINALS.get(which) or int(which[:-2])
+    if not 1 <= position <= len(listed):
+        return f"I only listed {len(listed)} task{'s' if len(listed) != 1 else ''}."
+    task = listed[position - 1]
+    if not isinstance(task, dict):
+        return "I couldn't read that list again."
+    return f"The {which} task I listed was #{task.get('number')} {task.get('title')}."
 
 
 def reply_after_tool(items: list[TResponseInputItem], name: str, output: str) -> str:
@@ -207,6 +264,8 @@ class LocalTodoModel(Model):
         if _WHAT_DID_I_CLICK.search(text):
             recalled = recall_last_action(_input_texts(items))
             return self._message(recalled or "You haven't pressed any task buttons yet.")
+        if listed := _LISTED_TASK.search(text):
+            return self._message(recall_listed_task(items, listed["which"]))
         if local_composer.model_question(text):
             return self._message(f"You're talking to {self.name} (the offline local model).")
         forced = model_settings.tool_choice if model_settings else None

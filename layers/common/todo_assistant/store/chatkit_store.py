@@ -30,6 +30,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from todo_assistant.config import DEFAULT_HISTORY_ITEM_LIMIT
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import is_safe_id, new_id
 from todo_assistant.lifecycle.retention import thread_expiry
@@ -134,7 +135,11 @@ class DynamoChatKitStore(TodoStore):
     user's message and moves the thread up the list, and one write per answer."""
 
     def __init__(
-        self, codec: PayloadCodec, *, turn_history_items: int = 40, thread_retention_days: int = 0
+        self,
+        codec: PayloadCodec,
+        *,
+        turn_history_items: int = DEFAULT_HISTORY_ITEM_LIMIT,
+        thread_retention_days: int = 0,
     ) -> None:
         self._codec = codec
         # How many of the newest items a turn reads along with its thread.
