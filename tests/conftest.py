@@ -65,6 +65,10 @@ def make_settings(dynamodb_endpoint: str, s3_endpoint: str, **overrides: object)
         "token_signing_key": DEV_KEY,
         "model_provider": "local",
         "cors_allow_origins": ["http://localhost:3000"],
+        # moto and DynamoDB Local ignore a transaction's ClientRequestToken: a client retry
+        # after a read timeout on a busy machine would apply the transaction twice. Slow
+        # answers are waited for instead.
+        "dynamodb_read_timeout_seconds": 30.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
@@ -71,41 +69,3 @@ def test_with_oidc_settings_the_stack_signs_in_with_the_real_provider(monkeypatc
             # Dev sign-in by name is off.
             by_name = httpx.post(f"{base}/session", json={"user_id": "alice"})
             assert by_name.status_code == 401
-
-
-def test_the_embedded_database_takes_concurrent_transactions(moto_settings: Settings) -> None:
-    """Overlapping turns write at once (a reply saved while the next message arrives): moto
-    alone fails such transactions now and then with a 500; the embedded one never does."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from pynamodb.transactions import TransactWrite
-
-    from todo_assistant.store import keys
-    from todo_assistant.store.table import CounterRow, TableRow
-
-    connection = TableRow._get_connection().connection
-    user = f"user-concurrent-{uuid.uuid4().hex[:8]}"
-    # A table of some size: moto copies all of it for every transaction, the copy the
-    # concurrent writes break.
-    with CounterRow.batch_write() as batch:
-        for number in range(2_000):
-            batch.save(CounterRow(keys.user_pk(f"{user}-filler"), keys.limit_sk("f", str(number))))
-
-    def count(worker: int) -> None:
-        for step in range(15):
-            # Plain writes land while other transactions copy the table.
-            CounterRow(keys.user_pk(user), keys.limit_sk(f"p{worker}", str(step))).save()
-            with TransactWrite(connection=connection) as transaction:
-                for window in ("a", "b"):
-                    transaction.update(
-                        CounterRow(keys.user_pk(user), keys.limit_sk(f"w{worker}", window)),
-                        actions=[CounterRow.value.add(1), CounterRow.kind.set(CounterRow)],
-                    )
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(count, range(6)))
-    rows = TableRow.query(keys.user_pk(user))
-    counted = {str(r.sk): int(r.value) for r in rows if isinstance(r, CounterRow)}
-    transacted = [v for sk, v in counted.items() if sk.startswith(f"{keys.LIMITS_PREFIX}w")]
-    assert transacted == [15] * 12
-    assert len(counted) == 12 + 6 * 15

@@ -468,7 +468,11 @@ class DynamoChatKitStore(TodoStore):
         now = utc_now()
         planned: list[PlannedWindow] = []
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            # The message id as the request token: DynamoDB applies a transaction retried
+            # after a timeout once, not twice (the SDK's own retries included).
+            with TransactWrite(
+                connection=_connection(), client_request_token=item.id[:36]
+            ) as transaction:
                 if limiter is not None:
                     planned = limiter.add_to(transaction, user_id)
                 if new_thread is not None:
