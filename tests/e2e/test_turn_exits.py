@@ -245,9 +245,10 @@ async def test_a_store_error_on_the_answer_keeps_the_answer(
     proxy, stack = faulty_stack
     chat = await Chat(http, stack, user_id).sign_in()
     thread_id, _, _ = await chat.say("Hello")
-    # The answer's write (after the task's own) fails, retry included; the client saw the
-    # whole answer stream, then the error. The request's last flush saves the answer.
-    proxy.fail_next("PutItem", "internal", times=2, skip=1)
+    # The answer's write (a batch with the tool's record, after the card's batch) fails, retry
+    # included; the client saw the whole answer stream, then the error. The request's last
+    # flush saves the answer.
+    proxy.fail_next("BatchWriteItem", "internal", times=2, skip=1)
     _, _, events = await chat.say("Add a task to water the plants", thread_id)
     assert proxy.counts.faults == {"internal": 2}
     assert errors(events) == [{"type": "error", "code": "stream.error", "allow_retry": True}]

@@ -165,7 +165,13 @@ class DynamoChatKitStore(TodoStore):
             # this read before it returns): the first event leaves one round trip sooner.
             _require_safe(thread_id)
             read = asyncio.create_task(
-                asyncio.to_thread(self._load_thread_with_history, thread_id, context.user_id)
+                asyncio.to_thread(
+                    # One item more: the read may already see the message being written.
+                    self._load_thread_with_history,
+                    thread_id,
+                    context.user_id,
+                    self.turn_history_items + 1,
+                )
             )
             handed_out = ThreadMetadata(id=thread_id, created_at=utc_now())
             scope.pending[thread_id] = PendingThread(read, handed_out)
@@ -187,11 +193,14 @@ class DynamoChatKitStore(TodoStore):
         row = self._get(ThreadRow, user_id, keys.thread_sk(thread_id), thread_id)
         return ThreadMetadata.model_validate_json(self._decode(row))
 
-    def _load_thread_with_history(self, thread_id: str, user_id: str) -> CachedThread:
+    def _load_thread_with_history(
+        self, thread_id: str, user_id: str, history_items: int | None = None
+    ) -> CachedThread:
         """One Query read backwards from the thread's META row: the thread, then its newest
         items (META sorts after every ITEM# key of the same thread)."""
         _require_safe(thread_id)
-        wanted = self.turn_history_items + 2  # META, the items, one more to know if that's all
+        history_items = history_items or self.turn_history_items
+        wanted = history_items + 2  # META, the items, one more to know if that's all
         rows = list(
             TableRow.query(
                 user_pk(user_id),
@@ -208,10 +217,8 @@ class DynamoChatKitStore(TodoStore):
         items = [
             _ITEM_ADAPTER.validate_json(self._decode(r)) for r in rows[1:] if isinstance(r, ItemRow)
         ]
-        complete = len(items) <= self.turn_history_items
-        return CachedThread(
-            metadata, metadata.model_dump_json(), items[: self.turn_history_items], complete
-        )
+        complete = len(items) <= history_items
+        return CachedThread(metadata, metadata.model_dump_json(), items[:history_items], complete)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # The SDK sometimes passes a full `Thread`; only its metadata is ever stored.
