@@ -118,6 +118,19 @@ class Outcome:
     effect: str | None = None
 
 
+def _changed(
+    task: Task, message: str, heading: str, change: str, effect: str, state: RowState = "normal"
+) -> Outcome:
+    """A call that changed `task`: the result naming it, its card, the change in words (see
+    `change_of`) and the `tasks_changed` action."""
+    return Outcome(
+        tool_result(True, message, task=task_summary(task), widget="task_card"),
+        ShownCard(task=task, heading=heading, state=state),
+        change_of(change, task),
+        effect,
+    )
+
+
 async def _once(
     ctx: ToolContext, tool: str, arguments: dict[str, Any], run: Callable[[], Awaitable[Outcome]]
 ) -> str:
@@ -174,17 +187,8 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
         async def add() -> Outcome:
             task = await service.add(user_of(ctx), data)
             due = f", due {task.due_date.isoformat()}" if task.due_date else ""
-            return Outcome(
-                tool_result(
-                    True,
-                    f"Added task #{task.number}: {task.title}{due}",
-                    task=task_summary(task),
-                    widget="task_card",
-                ),
-                ShownCard(task=task, heading="Task added"),
-                change_of("added", task),
-                "created",
-            )
+            message = f"Added task #{task.number}: {task.title}{due}"
+            return _changed(task, message, "Task added", "added", "created")
 
         return await _once(ctx, "add_task", data.model_dump(mode="json"), add)
 
@@ -228,23 +232,14 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
                 done, changed = await service.complete_if_pending(user_of(ctx), number)
             except LookupError as error:
                 return Outcome(lookup_failure(error))
-            card = ShownCard(task=done, heading="Task completed")
             if not changed:
                 message = f"Task #{done.number} was already completed."
                 return Outcome(
-                    tool_result(True, message, task=task_summary(done), widget="task_card"), card
+                    tool_result(True, message, task=task_summary(done), widget="task_card"),
+                    ShownCard(task=done, heading="Task completed"),
                 )
-            return Outcome(
-                tool_result(
-                    True,
-                    f"Completed task #{done.number}: {done.title}",
-                    task=task_summary(done),
-                    widget="task_card",
-                ),
-                card,
-                change_of("completed", done),
-                "completed",
-            )
+            message = f"Completed task #{done.number}: {done.title}"
+            return _changed(done, message, "Task completed", "completed", "completed")
 
         return await _once(ctx, "complete_task", {"task": task}, complete)
 
@@ -294,17 +289,8 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
                 updated = await service.update(user_of(ctx), number, patch)
             except LookupError as error:
                 return Outcome(lookup_failure(error))
-            return Outcome(
-                tool_result(
-                    True,
-                    f"Updated task #{updated.number}: {updated.title}",
-                    task=task_summary(updated),
-                    widget="task_card",
-                ),
-                ShownCard(task=updated, heading="Task updated"),
-                change_of("updated", updated),
-                "updated",
-            )
+            message = f"Updated task #{updated.number}: {updated.title}"
+            return _changed(updated, message, "Task updated", "updated", "updated")
 
         arguments = {"task": task, **patch.model_dump(mode="json", exclude_unset=True)}
         return await _once(ctx, "update_task", arguments, update)
@@ -323,17 +309,8 @@ def build_task_tools(service: TaskService) -> list[FunctionTool]:
                 deleted = await service.delete(user_of(ctx), number)
             except LookupError as error:
                 return Outcome(lookup_failure(error))
-            return Outcome(
-                tool_result(
-                    True,
-                    f"Deleted task #{deleted.number}: {deleted.title}",
-                    task=task_summary(deleted),
-                    widget="task_card",
-                ),
-                ShownCard(task=deleted, heading="Task deleted", state="deleted"),
-                change_of("deleted", deleted),
-                "deleted",
-            )
+            message = f"Deleted task #{deleted.number}: {deleted.title}"
+            return _changed(deleted, message, "Task deleted", "deleted", "deleted", "deleted")
 
         return await _once(ctx, "delete_task", {"task": task}, delete)
 
