@@ -44,7 +44,6 @@ from tests.support.chat import assistant_text, say
 from tests.support.threads import everyday_thread, seed_thread
 from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.agent.tool_memory import tool_call_record
 from todo_assistant.config import Settings
@@ -52,26 +51,12 @@ from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.runtime import build_store, build_task_service
 from todo_assistant.server import TodoChatKitServer
+from todo_assistant_dev.recording_model import RecordingModel
 from todo_assistant_dev.stack import prepare_aws_resources
 
 SIZES = (10, 100, 1_000)
 BEFORE_ITEMS = 40  # the item count the history was cut by before the budget
 _FRAMING_KEYS = frozenset({"type", "role", "status", "id", "detail", "annotations", "logprobs"})
-
-
-class RecordingModel(LocalTodoModel):
-    """The offline model, keeping the input of every call made to it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: list[list[Any]] = []
-
-    async def stream_response(
-        self, system_instructions: str | None, input: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        self.inputs.append(list(input))
-        async for event in super().stream_response(system_instructions, input, *args, **kwargs):
-            yield event
 
 
 class ItemCountConverter(HistoryConverter):

@@ -8,9 +8,8 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +22,6 @@ from tests.support.ddb_calls import count_dynamodb_calls
 from tests.support.threads import everyday_thread, seed_thread
 from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
 from todo_assistant.runtime import build_store
@@ -32,25 +30,11 @@ from todo_assistant_dev.chat_client import (
     add_message_request,
     create_thread_request,
 )
+from todo_assistant_dev.recording_model import RecordingModel
 
 pytestmark = pytest.mark.e2e
 
 BUDGET = 6_000
-
-
-class RecordingModel(LocalTodoModel):
-    """The local model, keeping a copy of the input of every call made to it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: list[list[Any]] = []
-
-    async def stream_response(
-        self, system_instructions: str | None, input: Any, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[Any]:
-        self.inputs.append(copy.deepcopy(list(input)))
-        async for event in super().stream_response(system_instructions, input, *args, **kwargs):
-            yield event
 
 
 @pytest.fixture
