@@ -6,6 +6,7 @@ import logging
 import os
 import statistics
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +79,8 @@ class CallStats:
     # Capacity units DynamoDB reported (ReturnConsumedCapacity), what on-demand bills.
     read_units: float = 0.0
     write_units: float = 0.0
+    # (start, end) perf_counter seconds of each call: how long the caller waited on DynamoDB.
+    spans: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -89,6 +92,20 @@ class CallStats:
         self.bytes_in.update(other.bytes_in)
         self.read_units += other.read_units
         self.write_units += other.write_units
+        self.spans += other.spans
+
+    def waited_ms(self, until: float | None = None) -> float:
+        """Milliseconds during which at least one call was in flight (overlapping calls count
+        once), up to `until` (a perf_counter time) when given."""
+        waited, reached = 0.0, float("-inf")
+        for start, end in sorted(self.spans):
+            if until is not None:
+                end = min(end, until)
+            start = max(start, reached)
+            if end > start:
+                waited += end - start
+                reached = end
+        return waited * 1000
 
 
 # Operations that can report the capacity they consumed, and which kind of unit they use.
@@ -117,7 +134,7 @@ def _ask_for_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
 
 
 class DynamoCallCounter:
-    """Counts DynamoDB calls with botocore's `after-call.dynamodb` event.
+    """Counts and times DynamoDB calls with botocore's `before-call`/`after-call` events.
 
     The hook goes on the botocore client of every row class (`bind_table` makes them share
     one; each distinct client is hooked once). Install it after the last `bind_table`.
@@ -126,6 +143,8 @@ class DynamoCallCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stats = CallStats()
+        # botocore calls run on worker threads; each thread has at most one in flight.
+        self._started = threading.local()
 
     def install(self) -> None:
         seen: set[int] = set()
@@ -133,16 +152,23 @@ class DynamoCallCounter:
             client = cls._get_connection().connection.client
             if id(client) not in seen:
                 seen.add(id(client))
+                client.meta.events.register("before-call.dynamodb", self._on_start)
                 client.meta.events.register("after-call.dynamodb", self._on_call)
                 client.meta.events.register("provide-client-params.dynamodb", _ask_for_capacity)
 
+    def _on_start(self, **_: Any) -> None:
+        self._started.at = time.perf_counter()
+
     def _on_call(self, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        ended = time.perf_counter()
+        started = getattr(self._started, "at", ended)
         name = str(model.name)
         size = len(http_response.content or b"") if http_response is not None else 0
         scanned = int(parsed.get("ScannedCount", 0)) if isinstance(parsed, dict) else 0
         units = consumed_units(parsed)
         with self._lock:
             self._stats.calls[name] += 1
+            self._stats.spans.append((started, ended))
             self._stats.rows_read[name] += scanned
             self._stats.bytes_in[name] += size
             if name in _READS:

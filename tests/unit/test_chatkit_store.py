@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime, timedelta
 
 import boto3
@@ -424,3 +425,87 @@ async def test_a_page_of_no_rows_is_empty_and_has_no_more(store, ctx, limit):
     threads = await store.load_threads(limit, None, "desc", ctx)
     for page in (items, threads):
         assert page.data == [] and page.has_more is False and page.after is None
+
+
+# -- a new message's opening: the thread's read runs while the message is written ------------
+
+
+class HeldRead:
+    """Holds the store's thread-and-history read until released (or fails it), to see what
+    the request does while that read is still under way."""
+
+    def __init__(self, store: DynamoChatKitStore, monkeypatch, fail: bool = False) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        real = store._load_thread_with_history
+
+        def held(*args, **kwargs):
+            self.started.set()
+            assert self.release.wait(10), "the held read was never released"
+            if fail:
+                raise RuntimeError("read failed")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, "_load_thread_with_history", held)
+
+
+async def test_the_message_is_durable_and_acknowledged_before_the_threads_read_returns(
+    store, ctx, monkeypatch
+):
+    stored = thread(title="Errands")
+    await store.save_thread(stored, ctx)
+    earlier = await seed_items(store, ctx, stored.id, 3)
+    read = HeldRead(store, monkeypatch)
+    request = ctx.for_request(turn=True, overlap_opening=True)
+
+    handed_out = await store.load_thread(stored.id, request)
+    message = user_item(stored.id, "and one more", datetime.now() + timedelta(minutes=1))
+    await store.add_thread_item(stored.id, message, request)
+
+    # Written (a fresh read sees it) while the thread's read is still held.
+    assert read.started.is_set() and not read.release.is_set()
+    fresh = await store.load_thread_items(stored.id, None, 10, "asc", ctx)
+    assert [i.id for i in fresh.data] == [*(i.id for i in earlier), message.id]
+    assert handed_out.title is None  # not filled in yet
+
+    read.release.set()
+    await store.settle(request)
+    assert handed_out.title == "Errands"
+    assert handed_out.created_at == stored.created_at
+    # The request's view holds the message exactly once, whether or not the read saw it.
+    history = await store.load_thread_items(stored.id, None, 10, "asc", request)
+    assert [i.id for i in history.data] == [*(i.id for i in earlier), message.id]
+
+
+async def test_a_read_failing_after_the_message_was_written_fails_the_turn_not_the_message(
+    store, ctx, monkeypatch
+):
+    stored = thread()
+    await store.save_thread(stored, ctx)
+    read = HeldRead(store, monkeypatch, fail=True)
+    request = ctx.for_request(turn=True, overlap_opening=True)
+
+    await store.load_thread(stored.id, request)
+    message = user_item(stored.id, "keep me", datetime.now())
+    await store.add_thread_item(stored.id, message, request)
+    read.release.set()
+    with pytest.raises(RuntimeError, match="read failed"):
+        await store.settle(request)
+    kept = await store.load_thread_items(stored.id, None, 10, "asc", ctx)
+    assert [i.id for i in kept.data] == [message.id]
+
+
+async def test_a_message_for_a_missing_thread_is_refused_while_its_read_is_held(
+    store, ctx, monkeypatch, backend_settings
+):
+    read = HeldRead(store, monkeypatch)
+    request = ctx.for_request(turn=True, overlap_opening=True)
+    await store.load_thread("thr_missing", request)
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item(
+            "thr_missing", user_item("thr_missing", "x", datetime.now()), request
+        )
+    read.release.set()
+    await store.flush(request)  # ends the request: the held read is dropped, not awaited
+    assert (await store.load_thread_items("thr_missing", None, 10, "asc", ctx)).data == []
+    assert partition_keys(backend_settings, ctx.user_id) == []

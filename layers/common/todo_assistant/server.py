@@ -204,6 +204,10 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         try:
             async for chunk in stream:
                 yield chunk
+                # The first event (the user's message, durable) leaves before the thread's
+                # read has finished (see ChatKitStore.load_thread); the SDK snapshots the
+                # thread as soon as it resumes, so the read must be settled by then.
+                await self.chat_store.settle(context)
         finally:
             await self.chat_store.flush(context)
 

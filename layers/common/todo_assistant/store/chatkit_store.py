@@ -125,6 +125,10 @@ class TodoStore(Store[RequestContext]):
     ) -> None:
         """Replace the tool-effect record of one of the user's messages."""
 
+    async def settle(self, context: RequestContext) -> None:
+        """Finish the reads the request left running (a store that reads nothing ahead:
+        nothing)."""
+
     async def flush(self, context: RequestContext) -> None:
         """Write whatever the request held back (a store that holds nothing back: nothing)."""
 
@@ -161,8 +165,8 @@ class DynamoChatKitStore(TodoStore):
             return await asyncio.to_thread(self._load_thread, thread_id, context.user_id)
         if scope.overlap_opening and not scope.threads and not scope.pending:
             # The request's first read: hand out the thread now and read it while the user's
-            # message is written (that write fails if the thread is missing, and waits for
-            # this read before it returns): the first event leaves one round trip sooner.
+            # message is written (that write fails if the thread is missing): the first event
+            # leaves as soon as the message is durable, without waiting for this read.
             _require_safe(thread_id)
             read = asyncio.create_task(
                 asyncio.to_thread(
@@ -359,8 +363,8 @@ class DynamoChatKitStore(TodoStore):
             scope.staged.append((thread_id, item))
         else:
             await self._write_items([(thread_id, item)], context)
-        if scope is not None and thread_id in scope.threads:
-            _remember(scope.threads[thread_id], item)
+        if scope is not None:
+            _remember_in_scope(scope, thread_id, item)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self._write_items([(thread_id, item)], context)
@@ -410,6 +414,10 @@ class DynamoChatKitStore(TodoStore):
             for row in rows:
                 batch.save(row)
 
+    async def settle(self, context: RequestContext) -> None:
+        """Finish the thread reads this request left running (see load_thread)."""
+        await _settled_scope(context)
+
     async def flush(self, context: RequestContext) -> None:
         """Write what the request staged; called before reads that go to the table and when
         the request ends."""
@@ -444,15 +452,10 @@ class DynamoChatKitStore(TodoStore):
             context.user_id,
             limiter,
         )
-        if scope is not None and scope.pending:
-            # The thread's read was left running (load_thread): both must be done before the
-            # message is acknowledged; the write's own error (missing thread, rate limit) wins.
-            written, read = await asyncio.gather(write, _settle(scope), return_exceptions=True)
-            for outcome in (written, read):
-                if isinstance(outcome, BaseException):
-                    raise outcome
-        else:
-            await write
+        # A thread read left running by load_thread goes on: the message is acknowledged as
+        # soon as it is durable, and the read is settled before the turn goes further (the
+        # server's stream calls `settle` before asking for the next event).
+        await write
         if scope is not None:
             scope.staged, scope.staged_effects = [], {}
             scope.turn_limiter = None  # counted once per request
@@ -815,6 +818,9 @@ async def _settle(scope: RequestScope) -> None:
         scope.threads[thread_id] = cached
         for name in type(cached.metadata).model_fields:
             setattr(pending.handed_out, name, copy.deepcopy(getattr(cached.metadata, name)))
+        # Written while the read ran: it may or may not have seen them.
+        for item in pending.written:
+            _remember(cached, item)
 
 
 async def _settled_scope(context: RequestContext) -> RequestScope | None:
@@ -831,6 +837,13 @@ def _scope(context: RequestContext) -> RequestScope | None:
 def _connection() -> Connection:
     """The shared low-level connection (transactions are not bound to one model class)."""
     return TableRow._get_connection().connection
+
+
+def _remember_in_scope(scope: RequestScope, thread_id: str, item: ThreadItem) -> None:
+    if thread_id in scope.threads:
+        _remember(scope.threads[thread_id], item)
+    elif thread_id in scope.pending:
+        scope.pending[thread_id].written.append(item)
 
 
 def _remember(cached: CachedThread, item: ThreadItem) -> None:

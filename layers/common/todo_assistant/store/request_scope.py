@@ -63,7 +63,10 @@ class RequestScope:
 @dataclass
 class PendingThread:
     """A thread whose read is still under way: the metadata handed out is filled in place
-    when the read completes, which is before the request's first write returns."""
+    when the read completes, which is before anything of the request uses more than its id
+    (the store settles before every other call; the server's stream before its second event)."""
 
     read: asyncio.Task[CachedThread]
     handed_out: ThreadMetadata
+    # Items this request wrote to the thread meanwhile (the user's message).
+    written: list[ThreadItem] = field(default_factory=list)
