@@ -50,20 +50,11 @@ from todo_assistant_dev.chat_client import (
     add_message_request,
     create_thread_request,
 )
+from todo_assistant_dev.chores import CHORES
 from todo_assistant_dev.live_server import live_server
 from todo_assistant_dev.memory_tasks import MemoryTaskRepository
 from todo_assistant_dev.stack import PathRouter, prepare_aws_resources
 
-CHORES = [
-    "buy groceries",
-    "call the plumber",
-    "renew the passport",
-    "book a dentist appointment",
-    "water the plants",
-    "pay the electricity bill",
-    "send the quarterly report",
-    "pick up the dry cleaning",
-]
 # After the opening "add", this cycle repeats: two adds per completion keeps every
 # "Mark task N as complete" pointing at a task that exists.
 CYCLE = ("list", "add", "complete", "plain", "pending", "add")

@@ -37,17 +37,8 @@ from todo_assistant.widgets.tasks import (
     task_list_copy_text,
     task_list_widget,
 )
+from todo_assistant_dev.chores import CHORES
 
-CHORES = (
-    "buy groceries",
-    "call the plumber",
-    "renew the passport",
-    "book a dentist appointment",
-    "water the plants",
-    "pay the electricity bill",
-    "send the quarterly report",
-    "pick up the dry cleaning",
-)
 # A list turn shows at most this many tasks (the newest), as a user's list of open tasks would.
 LISTED = 8
 
