@@ -261,3 +261,30 @@ async def test_a_store_error_on_the_answer_keeps_the_answer(
         ("assistant_message", "Added task #1: Water the plants."),
     ]
     assert [t["title"] for t in await chat.tasks()] == ["Water the plants"]
+
+
+@pytest.mark.dynamodb_local
+async def test_a_store_error_reading_the_thread_keeps_the_acknowledged_message(
+    faulty_stack: tuple[FaultProxy, Stack], http: httpx.AsyncClient, user_id: str
+):
+    proxy, stack = faulty_stack
+    chat = await Chat(http, stack, user_id).sign_in()
+    thread_id, _, _ = await chat.say("Hello")
+    # The thread's read runs while the message is written; the message is acknowledged once it
+    # is durable, then the read fails (retry included): the turn ends with a retryable error.
+    proxy.fail_next("Query", "internal", times=2)
+    _, _, events = await chat.say("Add a task to water the plants", thread_id)
+    assert proxy.counts.faults == {"internal": 2}
+    assert events[0]["type"] == "thread.item.done"
+    assert events[0]["item"]["type"] == "user_message"
+    assert errors(events) == [{"type": "error", "code": "stream.error", "allow_retry": True}]
+    assert effects(events) == []
+    assert await chat.tasks() == []
+    assert shown(await chat.items(thread_id))[-1] == (
+        "user_message",
+        "Add a task to water the plants",
+    )
+
+    # Nothing was lost: the next turn reads the thread as it is and answers.
+    _, _, events = await chat.say("Show me all my tasks", thread_id)
+    assert not errors(events) and answer(events) == "You have no tasks here yet."
