@@ -134,3 +134,13 @@ def test_chatkit_function_creates_its_s3_clients_on_first_use_or_before_a_snapsh
     # Large items' blobs and attachments: only some requests use S3.
     assert imported.pending.count("s3_client") == 2
     assert warmed.pending == []
+
+
+def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapshot() -> None:
+    imported, warmed = import_and_warm_up("session")
+    lifecycle = {"todo_assistant.lifecycle.export", "todo_assistant.lifecycle.erase"}
+    # GET /me/export and DELETE /me: their modules and S3 client wait for the first of them.
+    assert imported.pending == ["build_me_services"]
+    assert not lifecycle & imported.modules
+    assert lifecycle <= warmed.modules
+    assert warmed.pending == []
