@@ -53,8 +53,10 @@ from todo_assistant import first_use
 from todo_assistant.web.snapstart import before_checkpoint
 
 def state():
+    widgets = sys.modules.get("todo_assistant.widgets.tasks")
     return {{
         "modules": sorted(sys.modules),
+        "templates": widgets._template.cache_info().currsize if widgets else 0,
         "pending": sorted(
             first_use.describe(build)
             for build in first_use.registered()
@@ -73,6 +75,8 @@ class State:
     modules: set[str]
     # First uses not yet built, by the name of what builds them.
     pending: list[str]
+    # Task widget templates compiled.
+    templates: int
 
 
 def run_probe(function: str, probe: str, extra_env: dict[str, str] | None = None) -> object:
@@ -105,8 +109,8 @@ def import_and_warm_up(function: str, **extra_env: str) -> tuple[State, State]:
     assert isinstance(result, dict)
     imported, warmed = (result[key] for key in ("imported", "warmed"))
     return (
-        State(set(imported["modules"]), imported["pending"]),
-        State(set(warmed["modules"]), warmed["pending"]),
+        State(set(imported["modules"]), imported["pending"], imported["templates"]),
+        State(set(warmed["modules"]), warmed["pending"], warmed["templates"]),
     )
 
 
@@ -129,11 +133,14 @@ def test_no_function_imports_what_only_development_or_tracing_needs(function: st
     assert "todo_assistant" in modules
 
 
-def test_chatkit_function_creates_its_s3_clients_on_first_use_or_before_a_snapshot() -> None:
+def test_chatkit_function_leaves_to_first_use_what_only_some_requests_use() -> None:
     imported, warmed = import_and_warm_up("chatkit")
     # Large items' blobs and attachments: only some requests use S3.
     assert imported.pending.count("s3_client") == 2
+    # Task widgets: only turns whose tools show tasks.
+    assert imported.templates == 0
     assert warmed.pending == []
+    assert warmed.templates == 2
 
 
 def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapshot() -> None:
