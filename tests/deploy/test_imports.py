@@ -141,6 +141,8 @@ def test_chatkit_function_leaves_to_first_use_what_only_some_requests_use() -> N
     assert imported.templates == 0
     assert warmed.pending == []
     assert warmed.templates == 2
+    # It verifies client secrets only: nothing fetches a key set, not even after the warm-up.
+    assert "httpx" not in top_level(warmed.modules)
 
 
 def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapshot() -> None:
@@ -151,3 +153,6 @@ def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapsh
     assert not lifecycle & imported.modules
     assert lifecycle <= warmed.modules
     assert warmed.pending == []
+    # The first sign-in fetches the identity provider's key set (httpx): the warm-up imports it.
+    assert "httpx" not in top_level(imported.modules)
+    assert "httpx" in warmed.modules
