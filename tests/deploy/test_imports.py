@@ -156,3 +156,20 @@ def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapsh
     # The first sign-in fetches the identity provider's key set (httpx): the warm-up imports it.
     assert "httpx" not in top_level(imported.modules)
     assert "httpx" in warmed.modules
+
+
+LOCAL_MODEL = {
+    "todo_assistant.agent.local_model",
+    "todo_assistant.agent.local_composer",
+    "todo_assistant.agent.intents",
+    "todo_assistant.agent.dates",
+}
+
+
+def test_only_the_local_model_provider_imports_the_local_model() -> None:
+    # An OpenAI model (the key is a stand-in: nothing calls OpenAI at import).
+    _, warmed = import_and_warm_up(
+        "chatkit", MODEL_PROVIDER="openai", OPENAI_API_KEY="stand-in-not-a-key"
+    )
+    assert not LOCAL_MODEL & warmed.modules
+    assert imported_modules("chatkit") >= LOCAL_MODEL  # MODEL_PROVIDER=local: built at init
