@@ -18,9 +18,9 @@ What the two cache settings mean for key rotation at the provider:
   arrives within that time of the last fetch), then fetched;
 - a key the provider removed stays trusted until the cached set expires, up to `lifespan`.
 
-httpx (~20 ms to import) is imported by the first fetch, or before a SnapStart snapshot
-(first_use.py) in a process that has a client: not at import, which the chatkit function
-(it verifies only client secrets) pays for too.
+httpx (~20 ms to import) is imported by the first fetch, or before the SnapStart snapshot of
+a process that has a `JwksClient` (first_use.py): not at import, which the chatkit function
+(it verifies client secrets only) would pay for too.
 """
 
 from __future__ import annotations

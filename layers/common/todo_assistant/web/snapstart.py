@@ -59,8 +59,8 @@ def before_checkpoint(modules: Iterable[str] = WARM_MODULES) -> list[str]:
             logger.warning("snapstart warm-up skipped a module", extra={"warm_module": name})
             continue
         warmed.append(name)
-    # A build may defer another (an S3 client inside a service built on first use): those
-    # registered meanwhile are built too.
+    # A build may register more (a service built on first use that defers a part of its
+    # own): those are built too.
     done: dict[int, first_use.Build] = {}  # held, so no id is reused meanwhile
     while pending := [build for build in first_use.registered() if id(build) not in done]:
         for build in pending:
