@@ -2,6 +2,8 @@
 
 The session function must start fast: no agent, OpenAI or ChatKit server code. Neither
 function may reach the network while it imports (a dead DynamoDB endpoint proves it).
+What only some requests use is left to its first use, and the SnapStart warm-up
+(`before_checkpoint`) does it all the same, so a restored snapshot never pays for it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 
@@ -22,6 +25,7 @@ ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "TABLE_NAME": "todo-assistant-import-test",
+    "LARGE_ITEM_BUCKET": "todo-assistant-import-test",
     "DYNAMODB_ENDPOINT": "http://127.0.0.1:9",
     "AUTH_MODE": "oidc",
     "OIDC_ISSUER": "https://idp.example.test/",
@@ -40,12 +44,48 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def imported_modules(function: str) -> set[str]:
+# What is loaded and what is left to its first use, after the import and after the warm-up.
+WARM_UP_PROBE = """
+import json, sys
+sys.path.insert(0, {path!r})
+import app
+from todo_assistant import first_use
+from todo_assistant.web.snapstart import before_checkpoint
+
+def state():
+    widgets = sys.modules.get("todo_assistant.widgets.tasks")
+    return {{
+        "modules": sorted(sys.modules),
+        "templates": widgets._template.cache_info().currsize if widgets else 0,
+        "pending": sorted(
+            first_use.describe(build)
+            for build in first_use.registered()
+            if isinstance(build, first_use.OnFirstUse) and not build.done
+        ),
+    }}
+
+imported = state()
+before_checkpoint()
+print(json.dumps({{"imported": imported, "warmed": state()}}))
+"""
+
+
+@dataclass(frozen=True)
+class State:
+    modules: set[str]
+    # First uses not yet built, by the name of what builds them.
+    pending: list[str]
+    # Task widget templates compiled.
+    templates: int
+
+
+def run_probe(function: str, probe: str, extra_env: dict[str, str] | None = None) -> object:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TOKEN_"))}
     env.update(ENVIRONMENT)
+    env.update(extra_env or {})
     path = str(ROOT / "functions" / function)
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(path=path)],
+        [sys.executable, "-c", probe.format(path=path)],
         env=env,
         cwd=path,
         capture_output=True,
@@ -54,7 +94,24 @@ def imported_modules(function: str) -> set[str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def imported_modules(function: str) -> set[str]:
+    modules = run_probe(function, PROBE)
+    assert isinstance(modules, list)
+    return set(modules)
+
+
+def import_and_warm_up(function: str, **extra_env: str) -> tuple[State, State]:
+    """The function's state after `import app`, then after the SnapStart warm-up."""
+    result = run_probe(function, WARM_UP_PROBE, extra_env)
+    assert isinstance(result, dict)
+    imported, warmed = (result[key] for key in ("imported", "warmed"))
+    return (
+        State(set(imported["modules"]), imported["pending"], imported["templates"]),
+        State(set(warmed["modules"]), warmed["pending"], warmed["templates"]),
+    )
 
 
 def top_level(modules: set[str]) -> set[str]:
@@ -74,3 +131,45 @@ def test_no_function_imports_what_only_development_or_tracing_needs(function: st
     # X-Ray's SDK is in maintenance; moto, uvicorn's reloader and LiteLLM are not for Lambda.
     assert not {"aws_xray_sdk", "moto", "litellm", "pytest", "httpx_sse"} & modules
     assert "todo_assistant" in modules
+
+
+def test_chatkit_function_leaves_to_first_use_what_only_some_requests_use() -> None:
+    imported, warmed = import_and_warm_up("chatkit")
+    # Large items' blobs and attachments: only some requests use S3.
+    assert imported.pending.count("s3_client") == 2
+    # Task widgets: only turns whose tools show tasks.
+    assert imported.templates == 0
+    assert warmed.pending == []
+    assert warmed.templates == 2
+    # It verifies client secrets only: nothing fetches a key set, not even after the warm-up.
+    assert "httpx" not in top_level(warmed.modules)
+
+
+def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapshot() -> None:
+    imported, warmed = import_and_warm_up("session")
+    lifecycle = {"todo_assistant.lifecycle.export", "todo_assistant.lifecycle.erase"}
+    # GET /me/export and DELETE /me: their modules and S3 client wait for the first of them.
+    assert imported.pending == ["build_me_services"]
+    assert not lifecycle & imported.modules
+    assert lifecycle <= warmed.modules
+    assert warmed.pending == []
+    # The first sign-in fetches the identity provider's key set (httpx): the warm-up imports it.
+    assert "httpx" not in top_level(imported.modules)
+    assert "httpx" in warmed.modules
+
+
+LOCAL_MODEL = {
+    "todo_assistant.agent.local_model",
+    "todo_assistant.agent.local_composer",
+    "todo_assistant.agent.intents",
+    "todo_assistant.agent.dates",
+}
+
+
+def test_only_the_local_model_provider_imports_the_local_model() -> None:
+    # An OpenAI model (the key is a stand-in: nothing calls OpenAI at import).
+    _, warmed = import_and_warm_up(
+        "chatkit", MODEL_PROVIDER="openai", OPENAI_API_KEY="stand-in-not-a-key"
+    )
+    assert not LOCAL_MODEL & warmed.modules
+    assert imported_modules("chatkit") >= LOCAL_MODEL  # MODEL_PROVIDER=local: built at init

@@ -6,7 +6,10 @@ import gc
 import importlib
 import random
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +19,7 @@ from aws_lambda_powertools.utilities import parameters
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from todo_assistant import first_use
 from todo_assistant.config import Settings
 from todo_assistant.store.table import ROW_CLASSES, TableRow, bind_table
 from todo_assistant.web import snapstart
@@ -34,6 +38,12 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()
 
 
+@pytest.fixture
+def no_first_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing registered by the apps other tests built in this process."""
+    monkeypatch.setattr(first_use, "_registered", [])
+
+
 def fake_runtime_module() -> ModuleType:
     """The Lambda runtime's snapshot_restore_py (not on PyPI's path here): same two calls."""
     module = ModuleType("snapshot_restore_py")
@@ -49,6 +59,7 @@ def test_warm_modules_exist_in_the_pinned_dependencies() -> None:
         importlib.import_module(name)
 
 
+@pytest.mark.usefixtures("no_first_uses")
 def test_before_checkpoint_warms_only_what_the_function_already_uses() -> None:
     assert "json" in sys.modules and "no_such_package" not in sys.modules
     warmed = snapstart.before_checkpoint(
@@ -57,6 +68,66 @@ def test_before_checkpoint_warms_only_what_the_function_already_uses() -> None:
     assert warmed == ["json.decoder"]
     assert "no_such_package" not in sys.modules
     assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.usefixtures("no_first_uses")
+def test_before_checkpoint_builds_what_was_deferred_to_first_use() -> None:
+    built: list[str] = []
+
+    def client() -> str:
+        built.append("client")
+        return "an S3 client"
+
+    def service() -> dict[str, Any]:
+        built.append("service")
+        # Built on first use itself: defers its own client, registered during the warm-up.
+        return {"client": first_use.on_first_use(client)}
+
+    def template() -> None:
+        built.append("template")
+
+    def broken() -> None:
+        raise RuntimeError("a build that fails must not cost the snapshot")
+
+    services = first_use.on_first_use(service)
+    first_use.before_snapshot(template)
+    first_use.before_snapshot(template)  # registered once
+    first_use.before_snapshot(broken)
+
+    warmed = snapstart.before_checkpoint([])
+
+    assert built == ["service", "template", "client"]
+    # The failed one is logged and left out.
+    assert [name.rpartition(".")[2] for name in warmed] == ["service", "template", "client"]
+    # Built once: first use after the snapshot finds it done.
+    assert services()["client"]() == "an S3 client"
+    assert built == ["service", "template", "client"]
+
+
+@pytest.mark.usefixtures("no_first_uses")
+def test_first_use_builds_once_across_threads_and_registers_weakly() -> None:
+    calls: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def slow() -> object:
+        calls.append(1)
+        time.sleep(0.05)
+        return object()
+
+    def use(build: first_use.OnFirstUse[object]) -> object:
+        barrier.wait()
+        return build()
+
+    shared = first_use.on_first_use(slow)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(use, [shared] * 8))
+    assert len(calls) == 1 and all(result is results[0] for result in results)
+
+    # A first use lives as long as its owner: a dropped app's builds are not built for nothing.
+    assert first_use.registered() == [shared]
+    del shared
+    gc.collect()
+    assert first_use.registered() == []
 
 
 def test_after_restore_gives_each_restored_copy_its_own_random_state() -> None:

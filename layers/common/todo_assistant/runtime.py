@@ -5,7 +5,8 @@ Nothing here imports the agent stack, so the session function can use it and sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -18,6 +19,7 @@ from todo_assistant.auth.client_secrets import (
     parse_signing_keys,
 )
 from todo_assistant.config import ConfigurationError, Settings
+from todo_assistant.first_use import on_first_use
 from todo_assistant.observability import logger
 from todo_assistant.secrets import read_secret
 from todo_assistant.store.table import bind_table
@@ -96,13 +98,36 @@ def s3_client(settings: Settings) -> Any:
     )
 
 
+class LazyClient:
+    """A boto3 client created by its first use (or before a SnapStart snapshot), not at init.
+
+    An S3 client takes ~50 ms to create (its service model and endpoint rules), and only some
+    requests use one (items too large for DynamoDB, attachments). Every attribute is the
+    client's, so it goes wherever the client would.
+    """
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._client = on_first_use(create)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            # Private and protocol names (copy, pickle) are not forwarded: nothing outside
+            # botocore uses the client's, and a copy being built has no `_client` yet.
+            raise AttributeError(name)
+        return getattr(self._client(), name)
+
+
+def lazy_s3_client(settings: Settings) -> LazyClient:
+    return LazyClient(partial(s3_client, settings))
+
+
 def build_store(settings: Settings) -> DynamoChatKitStore:
     from todo_assistant.store.chatkit_store import DynamoChatKitStore
     from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
 
     bind_table(settings)
     blobs = (
-        S3BlobStore(settings.large_item_bucket, s3_client(settings))
+        S3BlobStore(settings.large_item_bucket, lazy_s3_client(settings))
         if settings.large_item_bucket
         else None
     )
@@ -123,7 +148,7 @@ def build_attachment_store(
     if not settings.large_item_bucket or not attachments_enabled(settings):
         return None
     return S3AttachmentStore(
-        store, s3_client(settings), settings.large_item_bucket, settings.attachment_max_bytes
+        store, lazy_s3_client(settings), settings.large_item_bucket, settings.attachment_max_bytes
     )
 
 

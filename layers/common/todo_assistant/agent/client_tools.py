@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents import FunctionTool, FunctionToolResult, RunContextWrapper, function_tool
 from agents.agent import ToolsToFinalOutputResult
@@ -25,10 +25,12 @@ from chatkit.store import Store
 from chatkit.types import ChatKitReq, ClientToolCallItem, ThreadsAddClientToolOutputReq
 
 from todo_assistant.actions import ActionRejected
-from todo_assistant.agent.intents import ToolCall
 from todo_assistant.agent.tools import ToolContext, tool_result
 from todo_assistant.context import RequestContext
 from todo_assistant.tasks.service import TaskNotFound, TaskService
+
+if TYPE_CHECKING:
+    from todo_assistant.agent.intents import ToolCall
 
 CLIENT_TOOL_NAMES = frozenset({"show_tasks", "select_task", "open_task_editor"})
 QUERY_MAX_CHARS = 100
@@ -133,7 +135,11 @@ def _clean(text: str) -> str:
 
 
 def parse_client_tool_request(message: str) -> ToolCall | None:
-    """A phrase that asks for the dashboard ("show me only what's pending on the board")."""
+    """A phrase that asks for the dashboard ("show me only what's pending on the board").
+
+    Only the local model reads phrases (its grammar, intents.py, is imported with it)."""
+    from todo_assistant.agent.intents import ToolCall
+
     text = _clean(message)
     if match := _SELECT.match(text):
         return ToolCall("select_task", {"number": int(match["n"])})

@@ -24,12 +24,12 @@ OPENAI_MAX_RETRIES, honouring Retry-After) before a failure reaches this module.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import httpx
 import openai
 from agents.exceptions import ModelBehaviorError
 from chatkit.errors import BaseStreamError, CustomStreamError
@@ -134,12 +134,14 @@ def classify(error: BaseException) -> Failure:
         kind = "server_error"
     elif isinstance(error, ModelBehaviorError) and "response.failed" in str(error):
         kind = "server_error"
-    elif isinstance(error, httpx.TimeoutException):
-        kind = "timeout"
-    elif isinstance(error, httpx.TransportError):
+    elif (httpx := sys.modules.get("httpx")) is not None:
         # A client on plain httpx (the openai client wraps its own transport errors, also
-        # a connection that drops mid-stream, in APIConnectionError).
-        kind = "connection_lost"
+        # a connection that drops mid-stream, in APIConnectionError). Only a process that
+        # imported httpx can hold its errors: one that did not is spared the import.
+        if isinstance(error, httpx.TimeoutException):
+            kind = "timeout"
+        elif isinstance(error, httpx.TransportError):
+            kind = "connection_lost"
     return FAILURES[kind]
 
 

@@ -7,7 +7,6 @@ import os
 from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
 from openai import AsyncOpenAI
 
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.secrets import openai_api_key
 
@@ -16,6 +15,10 @@ def build_model(settings: Settings, model_id: str | None = None) -> Model:
     """The configured model, or the allowed model `model_id` of the same provider."""
     provider = settings.resolved_model_provider
     if provider == "local":
+        # The offline model and its grammar (local_model, local_composer, intents, dates):
+        # imported only where configured, as LiteLLM below.
+        from todo_assistant.agent.local_model import LocalTodoModel
+
         return LocalTodoModel(
             delay_seconds=settings.local_model_delay_ms / 1000,
             name=model_id or settings.default_model,

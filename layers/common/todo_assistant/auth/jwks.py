@@ -17,18 +17,24 @@ What the two cache settings mean for key rotation at the provider:
 - a newly published key is refused for up to `cooldown` seconds (if a token signed with it
   arrives within that time of the last fetch), then fetched;
 - a key the provider removed stays trusted until the cached set expires, up to `lifespan`.
+
+httpx (~20 ms to import) is imported by the first fetch, or before the SnapStart snapshot of
+a process that has a `JwksClient` (first_use.py): not at import, which the chatkit function
+(it verifies client secrets only) would pay for too.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import time
 from typing import Any
 
-import httpx
 from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKSet
 from jwt.exceptions import PyJWKSetError
+
+from todo_assistant.first_use import before_snapshot
 
 # A JWKS holds a handful of keys (a few KB); anything far larger is not one.
 MAX_JWKS_BYTES = 256 * 1024
@@ -47,6 +53,8 @@ def fetch_jwks(
     every chunk, so the whole fetch ends within about 1.5 times the deadline whatever the
     server does.
     """
+    import httpx
+
     deadline = time.monotonic() + deadline_seconds
     body = bytearray()
     try:
@@ -77,6 +85,11 @@ def fetch_jwks(
     return data
 
 
+def import_http_client() -> None:
+    """What the first fetch imports, imported ahead of it (before a SnapStart snapshot)."""
+    importlib.import_module("httpx")
+
+
 class JwksClient(PyJWKClient):
     def __init__(
         self,
@@ -97,6 +110,7 @@ class JwksClient(PyJWKClient):
         self.failure_cooldown = failure_cooldown
         self.deadline_seconds = deadline_seconds
         self._failed_at: float | None = None
+        before_snapshot(import_http_client)
 
     def retry_after_seconds(self) -> int:
         """When asking again may help: what is left of the failure cooldown (at least 1 s)."""

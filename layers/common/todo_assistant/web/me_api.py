@@ -2,6 +2,10 @@
 
 Both act on the verified user's partition and S3 prefix only; there is no way to name
 another user. They live on the session function: buffered JSON answers, no agent code.
+
+They are rare, and nothing else in the session function uses S3 or lifecycle/, so their
+services (and the S3 client, ~50 ms to create) are built by the first of these requests, or
+before a SnapStart snapshot (first_use.py), not at init.
 """
 
 from __future__ import annotations
@@ -9,18 +13,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
 
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.lifecycle.erase import UserEraser
-from todo_assistant.lifecycle.export import UserExporter
 from todo_assistant.observability import logger
 from todo_assistant.runtime import s3_client
-from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
 from todo_assistant.web.errors import ApiError
+
+if TYPE_CHECKING:
+    from todo_assistant.lifecycle.erase import UserEraser
+    from todo_assistant.lifecycle.export import UserExporter
 
 
 @dataclass
@@ -31,6 +36,10 @@ class MeServices:
 
 
 def build_me_services(settings: Settings) -> MeServices:
+    from todo_assistant.lifecycle.erase import UserEraser
+    from todo_assistant.lifecycle.export import UserExporter
+    from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
+
     bucket = settings.large_item_bucket
     if bucket is None:
         return MeServices(eraser=UserEraser(None, None), exporter=None)
@@ -42,13 +51,16 @@ def build_me_services(settings: Settings) -> MeServices:
     )
 
 
-def build_me_router(services: MeServices, current_user: Callable[..., Any]) -> APIRouter:
+def build_me_router(
+    services: Callable[[], MeServices], current_user: Callable[..., Any]
+) -> APIRouter:
+    """The routes; `services` returns the services, built by its first call."""
     router = APIRouter(prefix="/me")
     signed_in = Depends(current_user)
 
     @router.get("/export")
     async def export_me(user: RequestContext = signed_in) -> dict[str, Any]:
-        exporter = services.exporter
+        exporter = services().exporter
         if exporter is None:
             raise ApiError(503, "export_unavailable", "Exports need LARGE_ITEM_BUCKET.")
         link = await asyncio.to_thread(exporter.export, user.user_id)
@@ -57,7 +69,7 @@ def build_me_router(services: MeServices, current_user: Callable[..., Any]) -> A
 
     @router.delete("")
     async def erase_me(user: RequestContext = signed_in) -> dict[str, Any]:
-        erased = await asyncio.to_thread(services.eraser.erase, user.user_id)
+        erased = await asyncio.to_thread(services().eraser.erase, user.user_id)
         logger.info("user erased", extra={"user_id": user.user_id, **asdict(erased)})
         return {"deleted": asdict(erased)}
 

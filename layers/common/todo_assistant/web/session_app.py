@@ -18,6 +18,7 @@ server code, and `openai` only in the OpenAI-hosted mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Request
@@ -30,6 +31,7 @@ from todo_assistant.auth.oidc import OidcVerifier
 from todo_assistant.composer import public_config
 from todo_assistant.config import ConfigurationError, Settings, get_settings
 from todo_assistant.context import USER_ID_PATTERN, RequestContext
+from todo_assistant.first_use import on_first_use
 from todo_assistant.limits import RateLimited, RateLimiter
 from todo_assistant.observability import logger
 from todo_assistant.runtime import build_client_secrets, build_task_service
@@ -172,5 +174,6 @@ def create_session_app(
         return user
 
     app.include_router(build_tasks_router(deps.tasks, current_user))
-    app.include_router(build_me_router(build_me_services(settings), current_user))
+    me_services = on_first_use(partial(build_me_services, settings))
+    app.include_router(build_me_router(me_services, current_user))
     return app

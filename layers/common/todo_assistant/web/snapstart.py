@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import boto3
 from fastapi import FastAPI
 
+from todo_assistant import first_use
 from todo_assistant.config import Settings, get_settings
 from todo_assistant.observability import logger
 from todo_assistant.store.table import bind_table
@@ -43,7 +44,9 @@ def before_checkpoint(modules: Iterable[str] = WARM_MODULES) -> list[str]:
     """Load into memory what the first request would otherwise pay for; call AWS for nothing.
 
     A module is warmed only when its top-level package is already loaded, so the session
-    function (which never imports `openai`) stays as it is.
+    function (which never imports `openai`) stays as it is. Then everything the app's parts
+    defer to their first use (first_use.py: optional imports, templates, clients) is built,
+    as it would have been at init.
     """
     warmed: list[str] = []
     for name in modules:
@@ -56,6 +59,22 @@ def before_checkpoint(modules: Iterable[str] = WARM_MODULES) -> list[str]:
             logger.warning("snapstart warm-up skipped a module", extra={"warm_module": name})
             continue
         warmed.append(name)
+    # A build may register more (a service built on first use that defers a part of its
+    # own): those are built too.
+    done: dict[int, first_use.Build] = {}  # held, so no id is reused meanwhile
+    while pending := [build for build in first_use.registered() if id(build) not in done]:
+        for build in pending:
+            done[id(build)] = build
+            try:
+                build()
+            except Exception:
+                logger.warning(
+                    "snapstart warm-up skipped a build",
+                    extra={"warm_build": first_use.describe(build)},
+                    exc_info=True,
+                )
+                continue
+            warmed.append(first_use.describe(build))
     # Everything alive now lives as long as the process: keep it out of later GC passes.
     gc.collect()
     gc.freeze()

@@ -12,10 +12,14 @@ shows its number, title, status, priority and due date, and buttons that send th
 
 The widget remembers what it shows through its keys (root "task-list" or "task-<n>", rows
 "task-<n>"), so an action can re-read those tasks and rebuild the widget in place.
+
+Each template is compiled (jinja2, ~5 ms) by the first widget that needs it, or before a
+SnapStart snapshot (first_use.py): not at import, which every chatkit request would pay for.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,18 +28,29 @@ from typing import Any, Literal
 
 from chatkit.widgets import WidgetRoot, WidgetTemplate
 
+from todo_assistant.first_use import before_snapshot
 from todo_assistant.tasks.models import Priority, Task, TaskStatus
 
 RowState = Literal["normal", "confirm", "deleted"]
+TemplateName = Literal["task_list", "task_card"]
 
 _HERE = Path(__file__).resolve().parent
-_LIST_TEMPLATE = WidgetTemplate.from_file(str(_HERE / "task_list.widget"))
-_CARD_TEMPLATE = WidgetTemplate.from_file(str(_HERE / "task_card.widget"))
 
 LIST_KEY = "task-list"
 _TASK_KEY = re.compile(r"^task-(\d{1,9})$")
 
 _PRIORITY_COLORS = {Priority.HIGH: "danger", Priority.MEDIUM: "warning", Priority.LOW: "secondary"}
+
+
+@functools.cache
+def _template(name: TemplateName) -> WidgetTemplate:
+    return WidgetTemplate.from_file(str(_HERE / f"{name}.widget"))
+
+
+@before_snapshot
+def compile_templates() -> None:
+    for name in ("task_list", "task_card"):
+        _template(name)
 
 
 def task_label(task: Task) -> str:
@@ -69,11 +84,13 @@ def task_list_widget(
     """The list widget; `states` puts single rows into the confirm or deleted state."""
     states = states or {}
     rows = [_row(task, states.get(task.number, "normal")) for task in tasks]
-    return _LIST_TEMPLATE.build({"heading": heading, "empty_text": "No tasks here.", "tasks": rows})
+    return _template("task_list").build(
+        {"heading": heading, "empty_text": "No tasks here.", "tasks": rows}
+    )
 
 
 def task_card_widget(task: Task, heading: str, state: RowState = "normal") -> WidgetRoot:
-    return _CARD_TEMPLATE.build({"heading": heading, "task": _row(task, state)})
+    return _template("task_card").build({"heading": heading, "task": _row(task, state)})
 
 
 def task_list_copy_text(tasks: Iterable[Task], heading: str) -> str:
