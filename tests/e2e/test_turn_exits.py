@@ -176,13 +176,22 @@ def faulty_stack(
             yield proxy, stack
 
 
-@pytest.mark.dynamodb_local
-async def test_a_store_error_inside_a_tool_changes_nothing(
+@pytest.fixture
+async def faulty_chat(
     faulty_stack: tuple[FaultProxy, Stack], http: httpx.AsyncClient, user_id: str
-):
+) -> tuple[FaultProxy, Chat, str]:
+    """The proxy, a signed-in user and their thread after one exchange, on the faulty table."""
     proxy, stack = faulty_stack
     chat = await Chat(http, stack, user_id).sign_in()
     thread_id, _, _ = await chat.say("Hello")
+    return proxy, chat, thread_id
+
+
+@pytest.mark.dynamodb_local
+async def test_a_store_error_inside_a_tool_changes_nothing(
+    faulty_chat: tuple[FaultProxy, Chat, str],
+):
+    proxy, chat, thread_id = faulty_chat
     proxy.fail_next("PutItem", "internal", times=2)  # the task's write, and its retry
     _, message_id, events = await chat.say("Add a task to water the plants", thread_id)
     assert proxy.counts.faults == {"internal": 2}
@@ -200,7 +209,7 @@ async def test_a_store_error_inside_a_tool_changes_nothing(
         "user_message",
         "Add a task to water the plants",
     )
-    assert await markers(stack, user_id, thread_id) == [{"turn_failed": "internal"}]
+    assert await markers(chat.stack, chat.user, thread_id) == [{"turn_failed": "internal"}]
 
     events = await chat.retry(thread_id, message_id)
     assert not errors(events) and effects(events) == ["created"]
@@ -210,11 +219,9 @@ async def test_a_store_error_inside_a_tool_changes_nothing(
 
 @pytest.mark.dynamodb_local
 async def test_a_store_error_after_a_tool_changed_a_task(
-    faulty_stack: tuple[FaultProxy, Stack], http: httpx.AsyncClient, user_id: str
+    faulty_chat: tuple[FaultProxy, Chat, str],
 ):
-    proxy, stack = faulty_stack
-    chat = await Chat(http, stack, user_id).sign_in()
-    thread_id, _, _ = await chat.say("Hello")
+    proxy, chat, thread_id = faulty_chat
     # The write of the task card (which carries the effects record) fails, retry included;
     # the request's last flush, when the table answers again, writes both.
     proxy.fail_next("BatchWriteItem", "internal", times=2)
@@ -240,11 +247,9 @@ async def test_a_store_error_after_a_tool_changed_a_task(
 
 @pytest.mark.dynamodb_local
 async def test_a_store_error_on_the_answer_keeps_the_answer(
-    faulty_stack: tuple[FaultProxy, Stack], http: httpx.AsyncClient, user_id: str
+    faulty_chat: tuple[FaultProxy, Chat, str],
 ):
-    proxy, stack = faulty_stack
-    chat = await Chat(http, stack, user_id).sign_in()
-    thread_id, _, _ = await chat.say("Hello")
+    proxy, chat, thread_id = faulty_chat
     # The answer's write (a batch with the tool's record, after the card's batch) fails, retry
     # included; the client saw the whole answer stream, then the error. The request's last
     # flush saves the answer.
@@ -265,11 +270,9 @@ async def test_a_store_error_on_the_answer_keeps_the_answer(
 
 @pytest.mark.dynamodb_local
 async def test_a_store_error_reading_the_thread_keeps_the_acknowledged_message(
-    faulty_stack: tuple[FaultProxy, Stack], http: httpx.AsyncClient, user_id: str
+    faulty_chat: tuple[FaultProxy, Chat, str],
 ):
-    proxy, stack = faulty_stack
-    chat = await Chat(http, stack, user_id).sign_in()
-    thread_id, _, _ = await chat.say("Hello")
+    proxy, chat, thread_id = faulty_chat
     # The thread's read runs while the message is written; the message is acknowledged once it
     # is durable, then the read fails (retry included): the turn ends with a retryable error.
     proxy.fail_next("Query", "internal", times=2)
