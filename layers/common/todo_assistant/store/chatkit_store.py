@@ -352,7 +352,8 @@ class DynamoChatKitStore(TodoStore):
     ) -> None:
         # Every item write is an upsert: the agents bridge can save the same item twice.
         if item.type == "user_message":
-            # Settles a thread read left running (see load_thread) together with the write.
+            # Does not wait for a thread read left running by load_thread (the stream
+            # settles it after this message's event): the message is remembered meanwhile.
             scope = _scope(context)
             await self._record_user_message(thread_id, item, context)
         elif (scope := await _settled_scope(context)) is not None and isinstance(
@@ -369,8 +370,8 @@ class DynamoChatKitStore(TodoStore):
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self._write_items([(thread_id, item)], context)
         scope = await _settled_scope(context)
-        if scope is not None and thread_id in scope.threads:
-            _remember(scope.threads[thread_id], item)
+        if scope is not None:
+            _remember_in_scope(scope, thread_id, item)
 
     async def _write_items(
         self, writes: list[tuple[str, ThreadItem]], context: RequestContext
