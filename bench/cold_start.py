@@ -262,9 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         subjects = SUBJECTS + (artifact_subjects(build_dir, Path(scratch)) if build_dir else [])
         for subject in subjects:
-            measure(
-                subject, function_env, mint
-            )  # one discarded run: the OS file cache, as on a warm host
+            # One discarded run: the OS file cache, as on a warm host.
+            measure(subject, function_env, mint)
             runs = [measure(subject, function_env, mint) for _ in range(args.runs)]
             figures[subject.label] = Figures(
                 [ms for run in runs for ms in run.import_ms],
