@@ -22,7 +22,7 @@ help:
 	@echo "make web    - make dev plus the dashboard (front end) on http://127.0.0.1:$(WEB_PORT)"
 	@echo "make chat   - chat with it from this terminal (USER=alice, THREAD=thr_... to resume)"
 	@echo "make test   - install everything and run the whole test suite (incl. DynamoDB Local)"
-	@echo "make lint   - ruff + mypy + the front end's tsc"
+	@echo "make lint   - ruff + mypy + the import contracts (lint-imports) + the front end's tsc"
 	@echo "make bench  - print the benchmark figures"
 
 $(STAMP): pyproject.toml
@@ -68,6 +68,7 @@ lint: $(STAMP) $(WEB_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	cd $(WEB) && npm run typecheck
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.

@@ -34,16 +34,15 @@ from bench.support import (
     print_table,
 )
 from tests.support.slow_model import ANSWER_DELTAS, SlowTalker, slow_request
-from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.table import TableRow
+from todo_assistant.db.table import TableRow
+from todo_assistant.store.dynamo import DynamoChatKitStore
 from todo_assistant.tasks.models import StatusFilter
 from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies, build_store
+from todo_assistant.wiring.session import build_session_app
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
@@ -110,7 +109,7 @@ def build_app(settings: Settings) -> App:
     deps = build_chatkit_dependencies(
         settings, model_factory=lambda _: SlowTalker(), store=store, tasks=tasks
     )
-    router = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
+    router = PathRouter(build_chatkit_app(settings, deps), build_session_app(settings))
     return App(router, store, tasks)
 
 

@@ -43,7 +43,7 @@ from unittest import mock
 
 from bench.support import ROOT, median, print_table, ratio
 from todo_assistant.config import Settings
-from todo_assistant.runtime import build_client_secrets
+from todo_assistant.wiring.shared import build_client_secrets
 from todo_assistant_dev.mint_secret import fill_placeholders
 from todo_assistant_dev.stack import embedded_moto, prepare_aws_resources
 

@@ -18,14 +18,13 @@ from collections import Counter
 from agents import set_tracing_disabled
 
 from bench.support import bench_settings, dynamodb_backend
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.store.table import bind_table, create_table_if_missing
+from todo_assistant.db.table import create_table_if_missing
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.models import StatusFilter
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies, build_store
+from todo_assistant.wiring.session import build_session_app
+from todo_assistant.wiring.shared import bind_table, build_task_service
 from todo_assistant_dev.faults import FaultProxy, chat_load, check_turns, serve_in_thread
 from todo_assistant_dev.stack import PathRouter
 
@@ -53,7 +52,7 @@ async def run(args: argparse.Namespace) -> int:
                 }
             )
             deps = build_chatkit_dependencies(settings, model_factory=lambda _: LocalTodoModel())
-            app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
+            app = PathRouter(build_chatkit_app(settings, deps), build_session_app(settings))
             with serve_in_thread(app) as base_url:
                 proxy.fraction = args.fraction
                 turns, threads = await chat_load(base_url, args.users, args.turns)

@@ -46,11 +46,12 @@ from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.agent.tool_memory import tool_call_record
+from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.server import TodoChatKitServer
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.recording_model import RecordingModel
 from todo_assistant_dev.stack import prepare_aws_resources
 

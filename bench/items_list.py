@@ -45,12 +45,13 @@ from bench.support import (
     ratio,
 )
 from todo_assistant.context import RequestContext
+from todo_assistant.db.payloads import PayloadCodec
+from todo_assistant.db.table import ItemRow, create_table_if_missing
 from todo_assistant.ids import new_id
-from todo_assistant.store.chatkit_store import (
+from todo_assistant.store.dynamo import (
     DynamoChatKitStore,
 )
-from todo_assistant.store.payloads import PayloadCodec
-from todo_assistant.store.table import ItemRow, bind_table, create_table_if_missing
+from todo_assistant.wiring.shared import bind_table
 
 SIZES = (100, 10_000)
 NEIGHBOUR_SIZE = 30

@@ -19,12 +19,13 @@ import boto3
 from bench.items_list import make_item
 from bench.support import DynamoCallCounter, bench_settings, dynamodb_backend, print_table
 from todo_assistant.context import RequestContext
+from todo_assistant.db.payloads import PayloadCodec, S3BlobStore
+from todo_assistant.db.table import ItemRow, create_table_if_missing
 from todo_assistant.ids import new_id
 from todo_assistant.lifecycle.erase import UserEraser
 from todo_assistant.lifecycle.export import UserExporter
-from todo_assistant.runtime import build_store, s3_client
-from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
-from todo_assistant.store.table import ItemRow, bind_table, create_table_if_missing
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import bind_table, s3_client
 from todo_assistant_dev.stack import embedded_moto
 
 BUCKET = "todo-assistant-bench-lifecycle"

@@ -14,8 +14,8 @@ from chatkit.store import NotFoundError
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 
 from todo_assistant.context import RequestContext
-from todo_assistant.store.chatkit_store import TodoStore
-from todo_assistant.store.keys import sortable_time
+from todo_assistant.db.keys import sortable_time
+from todo_assistant.store.base import TodoStore
 from todo_assistant.store.request_scope import RequestScope
 
 type ThreadKey = tuple[str, str]  # (user id, thread id)

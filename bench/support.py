@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from todo_assistant.config import Settings
-from todo_assistant.store.table import ROW_CLASSES
+from todo_assistant.db.table import ROW_CLASSES
 from todo_assistant_dev.stack import embedded_moto
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,14 +37,13 @@ from bench.support import (
     print_table,
     ratio,
 )
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import SessionDependencies, create_session_app
+from todo_assistant.web.session_app import SessionDependencies
+from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies, build_store
+from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
@@ -226,7 +225,7 @@ def measure(
 def dynamo_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None]:
     prepare_aws_resources(settings)
     deps = build_chatkit_dependencies(settings, model_factory=bench_model)
-    app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
+    app = PathRouter(build_chatkit_app(settings, deps), build_session_app(settings))
     counter = DynamoCallCounter()
     counter.install()
     return app, counter
@@ -239,8 +238,8 @@ def memory_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None
     deps = build_chatkit_dependencies(
         settings, model_factory=bench_model, store=MemoryChatKitStore(), tasks=tasks
     )
-    session = create_session_app(settings, SessionDependencies(secrets=deps.secrets, tasks=tasks))
-    chatkit = create_chatkit_app(settings, deps)
+    session = build_session_app(settings, SessionDependencies(secrets=deps.secrets, tasks=tasks))
+    chatkit = build_chatkit_app(settings, deps)
     counter = DynamoCallCounter()  # the rate limit's calls, timed like the store's
     counter.install()
     return PathRouter(chatkit, session), counter

@@ -25,7 +25,8 @@ for _name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT", "OPENAI_API_KEY", "AWS_LAMBDA_
     os.environ.pop(_name, None)
 
 from todo_assistant.config import Settings  # noqa: E402
-from todo_assistant.store.table import bind_table, create_table_if_missing  # noqa: E402
+from todo_assistant.db.table import create_table_if_missing  # noqa: E402
+from todo_assistant.wiring.shared import bind_table  # noqa: E402
 from todo_assistant_dev.stack import embedded_moto  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

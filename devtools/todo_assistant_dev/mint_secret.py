@@ -28,7 +28,7 @@ from todo_assistant.config import (
     Settings,
     running_in_lambda,
 )
-from todo_assistant.runtime import signing_keys
+from todo_assistant.wiring.shared import signing_keys
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 # Values land inside JSON strings (the body is JSON inside JSON): nothing that needs escaping.

@@ -7,7 +7,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.llm.local.model import LocalTodoModel
 
 
 class RecordingModel(LocalTodoModel):

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from todo_assistant.config import Settings
-from todo_assistant.store.table import bind_table, create_table_if_missing
+from todo_assistant.db.table import create_table_if_missing
+from todo_assistant.wiring.shared import bind_table
 
 LOCAL_SIGNING_KEY = "dev-insecure-local-signing-key-change-me-0123456789"
 LOCAL_BUCKET = "todo-assistant-local"
@@ -151,7 +152,7 @@ def embedded_moto() -> Iterator[str]:
 
 
 def build_local_app(settings: Settings) -> PathRouter:
-    from todo_assistant.web.chatkit_app import create_chatkit_app
-    from todo_assistant.web.session_app import create_session_app
+    from todo_assistant.wiring.chatkit import build_chatkit_app
+    from todo_assistant.wiring.session import build_session_app
 
-    return PathRouter(create_chatkit_app(settings), create_session_app(settings))
+    return PathRouter(build_chatkit_app(settings), build_session_app(settings))

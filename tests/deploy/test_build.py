@@ -227,7 +227,7 @@ def test_layer_holds_no_development_code(artifact: Artifact) -> None:
     """The local tooling (devtools/) and in-memory fakes never ship to Lambda."""
     package = artifact.layer / "todo_assistant"
     sources = {p.relative_to(package).as_posix(): p for p in package.rglob("*.py")}
-    assert "server.py" in sources and "chatkit_runtime.py" in sources  # the real layer
+    assert "chat/server.py" in sources and "wiring/chatkit.py" in sources  # the real layer
     assert not (artifact.layer / "todo_assistant_dev").exists()
     assert not [name for name in sources if name.startswith("local/")]
     fakes = [name for name, path in sources.items() if "class Memory" in path.read_text()]

@@ -34,8 +34,8 @@ from tests.deploy.identity import AUDIENCE, ISSUER, IdentityProvider, identity_p
 from tests.deploy.test_snapstart import fake_runtime_module
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import get_settings
-from todo_assistant.runtime import build_client_secrets
-from todo_assistant.store.table import bind_table, create_table_if_missing
+from todo_assistant.db.table import create_table_if_missing
+from todo_assistant.wiring.shared import bind_table, build_client_secrets
 from todo_assistant_dev.mint_secret import fill_placeholders
 
 EVENTS = ROOT / "events"

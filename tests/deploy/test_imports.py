@@ -159,10 +159,10 @@ def test_session_function_builds_the_me_services_on_first_use_or_before_a_snapsh
 
 
 LOCAL_MODEL = {
-    "todo_assistant.agent.local_model",
-    "todo_assistant.agent.local_composer",
-    "todo_assistant.agent.intents",
-    "todo_assistant.agent.dates",
+    "todo_assistant.llm.local.model",
+    "todo_assistant.llm.local.composer",
+    "todo_assistant.llm.local.intents",
+    "todo_assistant.llm.local.dates",
 }
 
 

@@ -18,7 +18,8 @@ import pytest
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template, sam_local_environment
 from tests.deploy.test_events import EVENTS, Function, assert_turn, import_function
 from todo_assistant.config import get_settings
-from todo_assistant.store.table import bind_table, create_table_if_missing
+from todo_assistant.db.table import create_table_if_missing
+from todo_assistant.wiring.shared import bind_table
 from todo_assistant_dev.mint_secret import main as mint_main
 from todo_assistant_dev.mint_secret import mint
 from todo_assistant_dev.stack import embedded_moto

@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 
 from todo_assistant import first_use
 from todo_assistant.config import Settings
-from todo_assistant.store.table import ROW_CLASSES, TableRow, bind_table
+from todo_assistant.db.table import ROW_CLASSES, TableRow
 from todo_assistant.web import snapstart
+from todo_assistant.wiring.shared import bind_table
 
 SETTINGS = Settings(
     table_name="todo-snapstart-test",
@@ -135,7 +136,7 @@ def test_after_restore_gives_each_restored_copy_its_own_random_state() -> None:
     draws = []
     for _ in range(2):
         random.setstate(snapshot)  # what every environment restored from one snapshot holds
-        snapstart.after_restore(SETTINGS)
+        snapstart.after_restore()
         draws.append(random.getrandbits(64))
     assert draws[0] != draws[1]
 
@@ -147,7 +148,7 @@ def test_after_restore_drops_connections_sessions_and_cached_secrets() -> None:
     boto3.setup_default_session(region_name="us-east-1")
     parameters.base.DEFAULT_PROVIDERS["secrets"] = object()
 
-    snapstart.after_restore(SETTINGS)
+    snapstart.after_restore()
 
     # Fresh connection objects (their botocore clients are created on the next call), one
     # shared by every row class; none of the pre-snapshot ones survive.
@@ -163,13 +164,13 @@ def test_adapter_routes_exist_only_when_the_environment_names_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plain = FastAPI()
-    assert snapstart.install_adapter_routes(plain, SETTINGS) == []
+    assert snapstart.install_adapter_routes(plain) == []
     assert TestClient(plain).post("/_snapstart/after-restore").status_code == 404
 
     monkeypatch.setenv(snapstart.BEFORE_CHECKPOINT_ENV, "/_snapstart/before-checkpoint")
     monkeypatch.setenv(snapstart.AFTER_RESTORE_ENV, "/_snapstart/after-restore")
     app = FastAPI()
-    assert snapstart.install_adapter_routes(app, SETTINGS) == [
+    assert snapstart.install_adapter_routes(app) == [
         "/_snapstart/before-checkpoint",
         "/_snapstart/after-restore",
     ]
@@ -187,11 +188,11 @@ def test_adapter_routes_exist_only_when_the_environment_names_them(
 
 def test_runtime_hooks_register_with_snapshot_restore_py(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "snapshot_restore_py", raising=False)
-    assert snapstart.register_runtime_hooks(SETTINGS) is False  # outside Lambda: nothing to do
+    assert snapstart.register_runtime_hooks() is False  # outside Lambda: nothing to do
 
     runtime = fake_runtime_module()
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
-    assert snapstart.register_runtime_hooks(SETTINGS) is True
+    assert snapstart.register_runtime_hooks() is True
     [(before, before_args, _)] = runtime.before  # type: ignore[attr-defined]
     [(after, after_args, _)] = runtime.after  # type: ignore[attr-defined]
     assert before is snapstart.before_checkpoint and after is snapstart.after_restore

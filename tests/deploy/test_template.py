@@ -12,7 +12,7 @@ import cfnlint.api
 import pytest
 
 from tests.deploy.cfn import PSEUDO, ROOT, TEMPLATE_PATH, Resolver, default_refs, load_template
-from todo_assistant.store.table import TableRow
+from todo_assistant.db.table import TableRow
 
 # Parameters a deployment must choose: there is no sensible default for the sign-in issuer.
 REQUIRED = {"OidcIssuer": "https://idp.example.test/", "OidcAudience": "todo-web"}

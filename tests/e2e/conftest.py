@@ -13,11 +13,10 @@ from agents import set_tracing_disabled
 
 from tests.conftest import bound_settings
 from tests.support.fake_openai import FakeOpenAI, run_fake_openai
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.chatkit_runtime import build_chatkit_dependencies
 from todo_assistant.config import Settings
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.llm.local.model import LocalTodoModel
+from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies
+from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.live_server import live_server
 from todo_assistant_dev.stack import PathRouter
 
@@ -62,7 +61,7 @@ def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
         settings,
         model_factory=lambda model_id: model if model_id is None else model.named(model_id),
     )
-    app = PathRouter(create_chatkit_app(settings, deps), create_session_app(settings))
+    app = PathRouter(build_chatkit_app(settings, deps), build_session_app(settings))
     with live_server(app) as base_url:
         yield Stack(base_url, settings, model)
 
@@ -113,7 +112,7 @@ def start_openai_stack(
         openai_model="gpt-test",
         **overrides,
     )
-    app = PathRouter(create_chatkit_app(settings), create_session_app(settings))
+    app = PathRouter(build_chatkit_app(settings), build_session_app(settings))
     with live_server(app) as base_url:
         yield OpenAIStack(base_url, settings, fake)
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.support.chat import assistant_text, button_types, task_rows, widget_items
-from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,

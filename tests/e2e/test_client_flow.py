@@ -18,8 +18,8 @@ from tests.support.oidc import (
     oidc_overrides,
     run_identity_provider,
 )
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.auth.client_secrets import ClientSecretService
+from todo_assistant.llm.local.model import LocalTodoModel
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import BUCKET, bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.security.conftest import partition_items
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.store import keys
+from todo_assistant.db import keys
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import ChatKitClient, user_message
 
 pytestmark = pytest.mark.e2e

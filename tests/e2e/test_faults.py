@@ -18,12 +18,12 @@ import pytest
 
 from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.store.table import bind_table
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.models import StatusFilter
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import bind_table, build_task_service
 from todo_assistant_dev.faults import FaultProxy, LoadFigures, chat_load, check_turns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamodb_local]

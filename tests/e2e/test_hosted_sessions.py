@@ -28,9 +28,12 @@ from starlette.routing import Route
 from tests.conftest import ROOT, make_settings
 from tests.support.logs import captured_logs
 from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_provider
-from todo_assistant.auth.hosted import build_hosted_sessions
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.web.session_app import build_session_dependencies, create_session_app
+from todo_assistant.wiring.session import (
+    build_hosted_sessions,
+    build_session_app,
+    build_session_dependencies,
+)
 from todo_assistant_dev.live_server import free_port, live_server
 
 pytestmark = pytest.mark.e2e
@@ -127,7 +130,7 @@ def session_server(settings: Settings, **client_options: Any) -> Iterator[str]:
     deps = build_session_dependencies(settings)
     if client_options:
         deps.hosted = build_hosted_sessions(settings, **client_options)
-    with live_server(create_session_app(settings, deps)) as base:
+    with live_server(build_session_app(settings, deps)) as base:
         yield base
 
 
@@ -291,7 +294,7 @@ def test_api_key_from_secrets_manager(
         deps = build_session_dependencies(settings)
     finally:
         parameters.base.DEFAULT_PROVIDERS.clear()
-    with live_server(create_session_app(settings, deps)) as base:
+    with live_server(build_session_app(settings, deps)) as base:
         assert sign_in(base, idp.token("alice")).status_code == 200
     assert fake_openai.requests[0]["headers"]["authorization"] == f"Bearer {API_KEY}"
 
@@ -299,14 +302,14 @@ def test_api_key_from_secrets_manager(
 def test_hosted_mode_without_an_api_key_fails_at_start_up(idp, hosted_settings):
     settings = hosted_settings(openai_api_key=None)
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
-        create_session_app(settings)
+        build_session_app(settings)
 
 
 def imported_heavy_modules(env: dict[str, str]) -> list[str]:
     code = (
         "import sys\n"
-        "from todo_assistant.web.session_app import create_session_app\n"
-        "create_session_app()\n"
+        "from todo_assistant.wiring.session import build_session_app\n"
+        "build_session_app()\n"
         "print([m for m in ('agents', 'openai', 'chatkit.server') if m in sys.modules])\n"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATKIT_"))}

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
-from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 pytestmark = pytest.mark.e2e
@@ -158,8 +158,8 @@ async def test_the_tasks_api_has_its_own_limit(limited_stack, http, user_id):
 
 
 async def limited_stack_tasks(stack: Stack, user_id: str) -> list[Any]:
-    from todo_assistant.runtime import build_task_service
     from todo_assistant.tasks.models import StatusFilter
+    from todo_assistant.wiring.shared import build_task_service
 
     return await build_task_service(stack.settings).list(user_id, StatusFilter.ALL, None)
 

@@ -20,9 +20,9 @@ from tests.e2e.conftest import OpenAIStack, start_openai_stack
 from tests.support.fake_openai import Call, DropAfter, Fail, FakeOpenAI, Plan, Say, Stall
 from tests.support.logs import CapturedLogs, captured_logs
 from todo_assistant.agent.history import FAILED_TURN_NOTE, is_failed_turn_marker
-from todo_assistant.agent.model_errors import FAILURES, INTERRUPTED_NOTICE
+from todo_assistant.chat.model_errors import FAILURES, INTERRUPTED_NOTICE
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
+from todo_assistant.wiring.chatkit import build_store
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,

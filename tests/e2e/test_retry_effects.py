@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import OpenAIStack, Stack
 from todo_assistant.agent.effects import EffectsRecord
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
+from todo_assistant.wiring.chatkit import build_store
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import DEV_KEY, make_settings
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import ConfigurationError
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.session import build_session_app
 
 pytestmark = pytest.mark.e2e
 
@@ -98,11 +98,11 @@ async def test_refresh_accepts_valid_and_recently_expired_secrets_only(stack, ht
 def test_dev_sign_in_is_refused_in_lambda_and_with_a_real_key(monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "todo-session")
     with pytest.raises(ConfigurationError, match="refused in AWS Lambda"):
-        create_session_app(make_settings("http://127.0.0.1:1", "http://127.0.0.1:1"))
+        build_session_app(make_settings("http://127.0.0.1:1", "http://127.0.0.1:1"))
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
     real_key = make_settings("http://127.0.0.1:1", "http://127.0.0.1:1", token_signing_key="k" * 48)
     with pytest.raises(ConfigurationError, match="development signing key"):
-        create_session_app(real_key)
+        build_session_app(real_key)
 
 
 async def test_tasks_rest_api(stack, http, user_id):

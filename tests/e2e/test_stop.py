@@ -18,11 +18,12 @@ from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.support.slow_model import ANSWER, ANSWER_DELTAS, TASK_TITLE, SlowTalker, slow_request
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.store import keys
+from todo_assistant.db import keys
+from todo_assistant.db.table import TableRow
 from todo_assistant.store.stop_requests import StopRequests
-from todo_assistant.store.table import TableRow
 from todo_assistant.tasks.models import StatusFilter
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 pytestmark = pytest.mark.e2e

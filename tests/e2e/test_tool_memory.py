@@ -24,7 +24,7 @@ from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
-from todo_assistant.runtime import build_store
+from todo_assistant.wiring.chatkit import build_store
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,

@@ -20,10 +20,10 @@ from tests.e2e.test_retry_effects import Chat, answer, cards, effects, shown
 from tests.support.fake_openai import Call, Fail, FakeOpenAI, Say
 from tests.support.faulty_table import faulty_table
 from todo_assistant.agent.history import FAILED_TURN_NOTE, is_failed_turn_marker
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.agent.model_errors import FAILURES
+from todo_assistant.chat.model_errors import FAILURES
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
+from todo_assistant.llm.local.model import LocalTodoModel
+from todo_assistant.wiring.chatkit import build_store
 from todo_assistant_dev.faults import FaultProxy
 
 pytestmark = pytest.mark.e2e

@@ -22,12 +22,12 @@ from chatkit.types import FileAttachment
 from tests.conftest import bound_settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_provider
-from todo_assistant.agent.local_model import LocalTodoModel
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
-from todo_assistant.store.keys import user_pk
-from todo_assistant.store.table import bind_table
+from todo_assistant.db.keys import user_pk
+from todo_assistant.llm.local.model import LocalTodoModel
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import bind_table
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.security.conftest import World
 from tests.support.oidc import oidc_overrides
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.live_server import live_server
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,7 @@ def test_under_lambda_the_app_leaves_cors_to_the_function_url(world: World, case
         **oidc_overrides(world.idp),
     )
     assert settings.cors_allow_origins == [ALLOWED]
-    app = create_session_app(settings)
+    app = build_session_app(settings)
     with live_server(app) as base, httpx.Client() as http:
         response = http.options(f"{base}/session", headers={"Origin": ALLOWED, **PREFLIGHT})
         cases.tried()

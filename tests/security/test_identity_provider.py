@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.security.conftest import CaseCounter
 from tests.support.oidc import IdentityProvider, SigningKey, oidc_overrides, run_identity_provider
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.live_server import live_server
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ def sign_in(moto_endpoint: str) -> Iterator[SignIn]:
                 idp, oidc_jwks_deadline_seconds=0.5, oidc_jwks_failure_cooldown_seconds=30
             ),
         )
-        with live_server(create_session_app(settings)) as base:
+        with live_server(build_session_app(settings)) as base:
             yield SignIn(idp, base)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import BUCKET
 from tests.security.conftest import CaseCounter, World, fresh_user_id, sse_events
-from todo_assistant.store import keys
+from todo_assistant.db import keys
 from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from tests.conftest import bound_settings
 from todo_assistant.config import Settings
-from todo_assistant.store.table import bind_table
+from todo_assistant.wiring.shared import bind_table
 from todo_assistant_dev.faults import FaultProxy
 
 

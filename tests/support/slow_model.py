@@ -17,14 +17,13 @@ from typing import Any
 from agents.items import TResponseStreamEvent
 from openai.types.responses import ResponseCompletedEvent, ResponseCreatedEvent
 
-from todo_assistant.agent.intents import ToolCall
-from todo_assistant.agent.local_model import (
+from todo_assistant.llm.local.conversation import latest_user_text, pending_tool_result
+from todo_assistant.llm.local.intents import ToolCall
+from todo_assistant.llm.local.model import (
     LocalTodoModel,
     _function_call_events,
     _response,
     _Sequence,
-    latest_user_text,
-    pending_tool_result,
 )
 
 SLOW_MARK = "slowly"

@@ -25,12 +25,13 @@ from chatkit.types import (
 )
 
 from todo_assistant.agent.tool_memory import ToolCallRecord
-from todo_assistant.agent.tools import task_summary, tool_result
+from todo_assistant.agent.tools import tool_result
 from todo_assistant.context import RequestContext
+from todo_assistant.db.table import ItemRow
 from todo_assistant.ids import new_id
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.table import ItemRow
+from todo_assistant.store.dynamo import DynamoChatKitStore
 from todo_assistant.tasks.models import Task, TaskStatus
+from todo_assistant.widgets.events import task_summary
 from todo_assistant.widgets.tasks import (
     task_card_copy_text,
     task_card_widget,

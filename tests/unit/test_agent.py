@@ -22,14 +22,14 @@ from tests.support.chat import (
     widget_items,
 )
 from tests.support.ddb_calls import count_dynamodb_calls
-from todo_assistant.agent.local_model import LocalTodoModel
-from todo_assistant.chatkit_runtime import build_chatkit_dependencies
+from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_task_service
-from todo_assistant.server import TodoChatKitServer
+from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.models import TaskCreate, TaskStatus
 from todo_assistant.tasks.service import TaskService
+from todo_assistant.wiring.chatkit import build_chatkit_dependencies
+from todo_assistant.wiring.shared import build_task_service
 
 set_tracing_disabled(True)
 

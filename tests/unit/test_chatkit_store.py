@@ -26,11 +26,12 @@ from pydantic import AnyUrl
 from tests.conftest import BUCKET
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
+from todo_assistant.db.keys import item_sk, items_prefix, user_pk
+from todo_assistant.db.table import TableRow
 from todo_assistant.ids import new_id
-from todo_assistant.runtime import build_store
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.keys import item_sk, items_prefix, user_pk
-from todo_assistant.store.table import TableRow
+from todo_assistant.store.dynamo import DynamoChatKitStore
+from todo_assistant.store.request_scope import scoped
+from todo_assistant.wiring.chatkit import build_store
 
 
 @pytest.fixture
@@ -456,7 +457,7 @@ async def test_the_message_is_durable_and_acknowledged_before_the_threads_read_r
     await store.save_thread(stored, ctx)
     earlier = await seed_items(store, ctx, stored.id, 3)
     read = HeldRead(store, monkeypatch)
-    request = ctx.for_request(turn=True, overlap_opening=True)
+    request = scoped(ctx, turn=True, overlap_opening=True)
 
     handed_out = await store.load_thread(stored.id, request)
     message = user_item(stored.id, "and one more", datetime.now() + timedelta(minutes=1))
@@ -483,7 +484,7 @@ async def test_a_read_failing_after_the_message_was_written_fails_the_turn_not_t
     stored = thread()
     await store.save_thread(stored, ctx)
     read = HeldRead(store, monkeypatch, fail=True)
-    request = ctx.for_request(turn=True, overlap_opening=True)
+    request = scoped(ctx, turn=True, overlap_opening=True)
 
     await store.load_thread(stored.id, request)
     message = user_item(stored.id, "keep me", datetime.now())
@@ -499,7 +500,7 @@ async def test_a_message_for_a_missing_thread_is_refused_while_its_read_is_held(
     store, ctx, monkeypatch, backend_settings
 ):
     read = HeldRead(store, monkeypatch)
-    request = ctx.for_request(turn=True, overlap_opening=True)
+    request = scoped(ctx, turn=True, overlap_opening=True)
     await store.load_thread("thr_missing", request)
     with pytest.raises(NotFoundError):
         await store.add_thread_item(

@@ -21,7 +21,7 @@ from todo_assistant.auth.client_secrets import (
     parse_signing_keys,
 )
 from todo_assistant.config import ConfigurationError
-from todo_assistant.runtime import build_client_secrets, signing_keys
+from todo_assistant.wiring.shared import build_client_secrets, signing_keys
 
 NOWHERE = "http://127.0.0.1:1"
 K1 = "first-signing-key-0123456789abcdefghijklmnop"

@@ -18,8 +18,6 @@ from chatkit.types import (
 )
 
 from todo_assistant.agent.composer_input import ComposerInput, parse_attachment_text, parse_mentions
-from todo_assistant.agent.local_composer import forced_call, note_titles
-from todo_assistant.agent.model_choice import ModelChoices, UnsupportedInferenceOption
 from todo_assistant.agent.page_context import (
     PAGE_CONTEXT_HEADING,
     page_context_from_body,
@@ -28,11 +26,14 @@ from todo_assistant.agent.page_context import (
 )
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_attachment_store, build_store, build_task_service
+from todo_assistant.llm.local.composer import forced_call, note_titles
+from todo_assistant.llm.model_choice import ModelChoices, UnsupportedInferenceOption
 from todo_assistant.store.attachments import AttachmentRejected, S3AttachmentStore
 from todo_assistant.tasks.models import Priority, Task, TaskCreate
 from todo_assistant.tasks.search import rank_tasks
 from todo_assistant.tasks.service import TaskService
+from todo_assistant.wiring.chatkit import build_attachment_store, build_store
+from todo_assistant.wiring.shared import build_task_service
 
 set_tracing_disabled(True)
 
@@ -145,8 +146,8 @@ async def test_a_missing_or_oversized_file_becomes_a_note_not_an_error(tasks, fi
 
 
 async def test_a_pending_attachment_row_expires_and_a_bound_one_does_not(moto_settings, user_id):
-    from todo_assistant.store.keys import attachment_sk, user_pk
-    from todo_assistant.store.table import AttachmentRow
+    from todo_assistant.db.keys import attachment_sk, user_pk
+    from todo_assistant.db.table import AttachmentRow
 
     store = build_store(moto_settings)
     ctx = RequestContext(user_id=user_id)

@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 from agents import ModelSettings, ModelTracing
 
-from todo_assistant.agent.intents import MAX_REQUEST_CHARS, parse_request, small_talk
-from todo_assistant.agent.local_model import LocalTodoModel
+from todo_assistant.llm.local.intents import MAX_REQUEST_CHARS, parse_request, small_talk
+from todo_assistant.llm.local.model import LocalTodoModel
 
 MIB = 1 << 20
 TODAY = date(2026, 11, 23)

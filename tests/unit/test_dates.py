@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from todo_assistant.agent.dates import parse_date, split_due_date
+from todo_assistant.llm.local.dates import parse_date, split_due_date
 
 MONDAY = date(2026, 11, 23)  # a Monday
 FRIDAY = date(2026, 11, 27)

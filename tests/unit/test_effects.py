@@ -31,16 +31,18 @@ from todo_assistant.agent.effects import (
 )
 from todo_assistant.agent.history import FAILED_TURN_NOTE, HistoryConverter, failed_turn_marker
 from todo_assistant.agent.todo_agent import build_todo_agent
+from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
+from todo_assistant.db import keys
+from todo_assistant.db.table import EffectsRow
 from todo_assistant.ids import new_id
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.server import TodoChatKitServer
-from todo_assistant.store import keys
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.table import EffectsRow
+from todo_assistant.store.dynamo import DynamoChatKitStore
+from todo_assistant.store.request_scope import scoped
 from todo_assistant.tasks.models import Task
 from todo_assistant.tasks.service import TaskService
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.faults import FaultProxy
 
 set_tracing_disabled(True)
@@ -149,7 +151,7 @@ async def test_a_large_record_is_compressed_and_read_back(store, ctx):
 
 
 async def test_a_new_message_has_no_record_and_costs_no_read(store, ctx):
-    request = ctx.for_request(turn=True)
+    request = scoped(ctx, turn=True)
     with count_dynamodb_calls() as calls:
         thread_id, message_id = await new_turn(store, request)
         before = sum(calls.values())
@@ -158,7 +160,7 @@ async def test_a_new_message_has_no_record_and_costs_no_read(store, ctx):
 
 
 async def test_a_record_rides_along_with_the_next_write(store, ctx):
-    request = ctx.for_request(turn=True)
+    request = scoped(ctx, turn=True)
     thread_id, message_id = await new_turn(store, request)
     with count_dynamodb_calls() as calls:
         await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), request)
@@ -174,7 +176,7 @@ async def test_a_record_rides_along_with_the_next_write(store, ctx):
 
 
 async def test_the_last_flush_writes_a_staged_record(store, ctx):
-    request = ctx.for_request(turn=True)
+    request = scoped(ctx, turn=True)
     thread_id, message_id = await new_turn(store, request)
     await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), request)
     assert await store.load_effects(thread_id, message_id, ctx) is None  # not yet written
@@ -188,7 +190,7 @@ async def test_the_last_flush_writes_a_staged_record(store, ctx):
 async def test_a_retry_reads_the_record_once(store, ctx):
     thread_id, message_id = await new_turn(store, ctx)
     await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), ctx)
-    retry = ctx.for_request(turn=True)
+    retry = scoped(ctx, turn=True)
     with count_dynamodb_calls() as calls:
         for _ in range(3):
             assert await store.load_effects(thread_id, message_id, retry) == record_of(
@@ -207,7 +209,7 @@ def faulty(backend_settings: Settings) -> Iterator[tuple[FaultProxy, DynamoChatK
 
 async def test_a_failed_write_leaves_what_it_carried_for_the_last_flush(faulty, ctx):
     proxy, store = faulty
-    request = ctx.for_request(turn=True)
+    request = scoped(ctx, turn=True)
     thread_id, message_id = await new_turn(store, request)
     marker = HiddenContextItem(
         id=new_id("msg"), thread_id=thread_id, created_at=datetime.now(), content="note"
@@ -314,7 +316,7 @@ async def test_identical_calls_in_one_response_are_two_and_a_retry_replays_both(
         "Added task #1: Milk",
         "Added task #2: Milk",
     ]
-    ledger = await EffectsLedger.open(server.chat_store, thread_id, message_id, ctx)
+    ledger = await EffectsLedger.open(server.store, thread_id, message_id, ctx)
     # The two calls run concurrently: either may take number 1.
     assert sorted(ledger.changes()) == ["added task #1 “Milk”", "added task #2 “Milk”"]
     model.assert_complete()

@@ -32,8 +32,9 @@ from todo_assistant.agent.history_budget import (
     truncate_text,
 )
 from todo_assistant.agent.tool_memory import ToolCallRecord
-from todo_assistant.agent.tools import task_summary, tool_result
+from todo_assistant.agent.tools import tool_result
 from todo_assistant.tasks.models import Task
+from todo_assistant.widgets.events import task_summary
 from todo_assistant.widgets.tasks import task_list_copy_text
 
 MARKER = "[… truncated "

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from todo_assistant.agent.intents import (
+from todo_assistant.agent.tools import tool_result
+from todo_assistant.llm.local.intents import (
     MAX_REQUEST_CHARS,
     describe_tool_result,
     parse_request,
     small_talk,
 )
-from todo_assistant.agent.tools import tool_result
 
 TODAY = date(2026, 11, 23)
 

@@ -25,17 +25,19 @@ from tests.conftest import BUCKET
 from tests.unit.test_chatkit_store import assistant_item, partition_keys, thread, user_item
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
+from todo_assistant.db import keys
+from todo_assistant.db.payloads import PayloadCodec, S3BlobStore
+from todo_assistant.db.table import ThreadRow
 from todo_assistant.ids import new_id
 from todo_assistant.lifecycle import erase as erase_module
 from todo_assistant.lifecycle.erase import UserEraser
 from todo_assistant.lifecycle.export import UserExporter
-from todo_assistant.lifecycle.retention import ExpiredThreadCleanup, build_cleanup, handle_stream
-from todo_assistant.runtime import build_store, build_task_service, s3_client
-from todo_assistant.store import keys
-from todo_assistant.store.chatkit_store import DynamoChatKitStore
-from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
-from todo_assistant.store.table import ThreadRow
+from todo_assistant.lifecycle.retention import ExpiredThreadCleanup, handle_stream
+from todo_assistant.store.dynamo import DynamoChatKitStore
 from todo_assistant.tasks.models import TaskCreate
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.retention import build_cleanup
+from todo_assistant.wiring.shared import build_task_service, s3_client
 
 
 def ttl_removal(user_id: str, thread_id: str, sequence: str = "100") -> dict[str, Any]:

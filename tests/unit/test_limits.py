@@ -21,11 +21,12 @@ from pynamodb.transactions import TransactWrite
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
+from todo_assistant.db import keys
+from todo_assistant.db.table import CounterRow, TableRow, TaskRow
 from todo_assistant.ids import new_id
 from todo_assistant.limits import PlannedWindow, RateLimited, RateLimiter
-from todo_assistant.runtime import build_store
-from todo_assistant.store import keys
-from todo_assistant.store.table import CounterRow, TableRow, TaskRow
+from todo_assistant.store.request_scope import scoped
+from todo_assistant.wiring.chatkit import build_store
 
 # A fixed instant 30 s into a minute and far from a day boundary.
 NOW = 1_800_000_030.0
@@ -171,7 +172,7 @@ async def test_a_turn_is_counted_by_the_write_of_its_message(
     limit = limiter(per_minute=2, per_day=10, now=time.time())
     user = RequestContext(user_id=user_id)
 
-    first = user.for_request(turn=True, turn_limiter=limit)
+    first = scoped(user, turn=True, turn_limiter=limit)
     thread = ThreadMetadata(id=store.generate_thread_id(first), created_at=datetime.now())
     await store.save_thread(thread, first)
     with count_dynamodb_calls() as calls:
@@ -181,11 +182,11 @@ async def test_a_turn_is_counted_by_the_write_of_its_message(
     assert counts(user_id) == {minute: 1, day: 1}
 
     await store.add_thread_item(
-        thread.id, message(thread.id, "two"), user.for_request(turn=True, turn_limiter=limit)
+        thread.id, message(thread.id, "two"), scoped(user, turn=True, turn_limiter=limit)
     )
     stored_before = await store.load_thread(thread.id, user)
 
-    third = user.for_request(turn=True, turn_limiter=limit)
+    third = scoped(user, turn=True, turn_limiter=limit)
     with pytest.raises(RateLimited) as refused:
         await store.add_thread_item(thread.id, message(thread.id, "three"), third)
     assert refused.value.window == "minute"
@@ -197,7 +198,7 @@ async def test_a_turn_is_counted_by_the_write_of_its_message(
     assert (await store.load_thread(thread.id, user)).model_dump() == stored_before.model_dump()
     assert counts(user_id) == {minute: 2, day: 2}
     # Another user's turns are their own.
-    other = RequestContext(user_id=f"{user_id}-other").for_request(turn=True, turn_limiter=limit)
+    other = scoped(RequestContext(user_id=f"{user_id}-other"), turn=True, turn_limiter=limit)
     other_thread = ThreadMetadata(id=store.generate_thread_id(other), created_at=datetime.now())
     await store.save_thread(other_thread, other)
     await store.add_thread_item(other_thread.id, message(other_thread.id, "hi"), other)

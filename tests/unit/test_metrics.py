@@ -15,9 +15,9 @@ from tests.conftest import make_settings
 from tests.support.oidc import AUDIENCE, IdentityProvider, oidc_overrides, run_identity_provider
 from todo_assistant.config import Settings
 from todo_assistant.metrics import TurnMetrics
-from todo_assistant.web.chatkit_app import create_chatkit_app
-from todo_assistant.web.session_app import create_session_app
 from todo_assistant.web.streaming import _ERROR_EVENT_PREFIX, sse_event
+from todo_assistant.wiring.chatkit import build_chatkit_app
+from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.chat_client import create_thread_request
 
 MESSAGE = "Add a task to buy groceries"
@@ -67,7 +67,7 @@ def assert_no_user_data(lines: list[dict[str, Any]], *secrets: str) -> None:
 async def test_a_chat_turn_emits_turn_and_tool_metrics(
     moto_settings: Settings, user_id: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = create_chatkit_app(moto_settings)
+    app = build_chatkit_app(moto_settings)
     secret = app.state.deps.secrets.issue(user_id).client_secret
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -98,7 +98,7 @@ async def test_a_chat_turn_emits_turn_and_tool_metrics(
 async def test_a_failed_request_is_no_turn(
     moto_settings: Settings, user_id: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = create_chatkit_app(moto_settings)
+    app = build_chatkit_app(moto_settings)
     secret = app.state.deps.secrets.issue(user_id).client_secret
     missing = {
         "type": "threads.add_user_message",
@@ -145,7 +145,7 @@ async def session_client(
     moto_endpoint: str, identity_provider: IdentityProvider
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(moto_endpoint, moto_endpoint, **oidc_overrides(identity_provider))
-    app = create_session_app(settings)
+    app = build_session_app(settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:

@@ -25,7 +25,7 @@ from chatkit.types import (
 from tests.conftest import make_settings
 from tests.support.logs import captured_logs
 from todo_assistant.agent.history import is_failed_turn_marker
-from todo_assistant.agent.model_errors import (
+from todo_assistant.chat.model_errors import (
     FAILURE_KINDS,
     FAILURES,
     INTERRUPTED_NOTICE,
@@ -33,8 +33,9 @@ from todo_assistant.agent.model_errors import (
     guard_model_failures,
     log_failure,
 )
-from todo_assistant.agent.request_settings import request_settings, safety_identifier
+from todo_assistant.llm.request_settings import safety_identifier
 from todo_assistant.metrics import start_turn
+from todo_assistant.wiring.chatkit import request_settings
 
 REQUEST = httpx2.Request("POST", "https://api.example/v1/responses")
 

@@ -26,7 +26,8 @@ from todo_assistant.auth.oidc import (
     OidcVerifier,
 )
 from todo_assistant.config import ConfigurationError, Settings
-from todo_assistant.web.session_app import create_session_app
+from todo_assistant.wiring.session import build_session_app
+from todo_assistant.wiring.shared import oidc_verifier
 from todo_assistant_dev.live_server import live_server
 
 NOWHERE = "http://127.0.0.1:1"
@@ -43,7 +44,7 @@ def settings_for(idp: IdentityProvider, **overrides: object) -> Settings:
 
 
 def verifier_for(idp: IdentityProvider, **overrides: object) -> OidcVerifier:
-    return OidcVerifier.from_settings(settings_for(idp, **overrides))
+    return oidc_verifier(settings_for(idp, **overrides))
 
 
 def refused(verifier: OidcVerifier, token: str, reason: str) -> None:
@@ -249,7 +250,7 @@ def test_trailing_slash_issuer_and_default_jwks_url(idp):
 )
 def test_incomplete_or_unsafe_oidc_settings_fail_at_start_up(idp, overrides, message):
     with pytest.raises(ConfigurationError, match=message):
-        create_session_app(settings_for(idp, **overrides))
+        build_session_app(settings_for(idp, **overrides))
 
 
 def test_oidc_is_the_default_and_refuses_to_start_unconfigured(monkeypatch):
@@ -259,7 +260,7 @@ def test_oidc_is_the_default_and_refuses_to_start_unconfigured(monkeypatch):
     settings = Settings()
     assert settings.auth_mode == "oidc"
     with pytest.raises(ConfigurationError, match="AUTH_MODE=oidc is incomplete"):
-        create_session_app(settings)
+        build_session_app(settings)
 
 
 def test_settings_read_from_the_environment(monkeypatch):
@@ -280,7 +281,7 @@ def test_over_http_an_outage_is_a_503_and_a_bad_token_a_401(idp, moto_endpoint):
         moto_endpoint,
         **oidc_overrides(idp, oidc_jwks_failure_cooldown_seconds=1.0),
     )
-    with live_server(create_session_app(settings)) as base:
+    with live_server(build_session_app(settings)) as base:
         idp.failing = True
         down = httpx.post(f"{base}/session", headers={"Authorization": f"Bearer {idp.token()}"})
         assert down.status_code == 503

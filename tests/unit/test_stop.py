@@ -1,4 +1,4 @@
-"""Stop requests in the table, and how a turn listens for them (agent/stop.py)."""
+"""Stop requests in the table, and how a turn listens for them (chat/stop.py)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ from chatkit.store import NotFoundError
 from chatkit.types import ThreadMetadata
 
 from tests.support.ddb_calls import count_dynamodb_calls
-from todo_assistant.agent import stop as stop_module
-from todo_assistant.agent.stop import (
-    StopSignal,
-    TurnStopped,
-    current_stop,
-    listen_for_stop,
-    stop_before_tool,
-    stoppable,
-)
+from todo_assistant.chat import stop as stop_module
+from todo_assistant.chat.stop import StopSignal, TurnStopped
 from todo_assistant.config import Settings
-from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store
-from todo_assistant.store import keys
+from todo_assistant.context import RequestContext, TurnStop
+from todo_assistant.db import keys
+from todo_assistant.db.table import StopRow, TableRow
 from todo_assistant.store.stop_requests import STOP_REQUEST_TTL_SECONDS, StopRequests
-from todo_assistant.store.table import StopRow, TableRow
+from todo_assistant.wiring.chatkit import build_store
 
 
 async def new_thread(settings: Settings, user: str) -> str:
@@ -175,16 +168,12 @@ async def test_the_watcher_tells_the_turn_once_the_request_is_seen(
     assert signal.stopped and signal.reads >= 1
 
 
-async def test_the_stream_offers_stop_only_while_a_turn_listens(user_id: str) -> None:
-    async def in_a_request() -> tuple[bool, bool, str | None]:
-        offered_before = stoppable("thr_1")
-        signal = listen_for_stop(StopRequests(), user_id, 0.5)
-        assert current_stop() is signal
-        return offered_before, stoppable("thr_1"), signal.thread_id
-
-    # Each request runs in its own task, as under uvicorn: nothing leaks between them.
-    assert await asyncio.create_task(in_a_request()) == (False, True, "thr_1")
-    assert current_stop() is None
+async def test_a_turn_listens_to_the_thread_it_names(user_id: str) -> None:
+    signal = StopSignal(StopRequests(), user_id, 0.5)
+    assert isinstance(signal, TurnStop)  # what the request context carries
+    assert signal.thread_id is None  # a new thread's id is made by the turn itself
+    signal.listen_to("thr_1")
+    assert signal.thread_id == "thr_1"
 
 
 # -- before a tool ----------------------------------------------------------------------------
@@ -194,11 +183,11 @@ async def test_a_tool_start_after_a_stop_never_returns(
     thread_id = await new_thread(moto_settings, user_id)
 
     async def tool_start() -> None:
-        signal = listen_for_stop(StopRequests(), user_id, 0.0)
-        signal.thread_id = thread_id
+        signal = StopSignal(StopRequests(), user_id, 0.0)
+        signal.listen_to(thread_id)
         signal.on_stop = told.set
         await StopRequests().request(user_id, thread_id)
-        await stop_before_tool()
+        await signal.before_tool()
         started.append(True)
 
     told = asyncio.Event()
@@ -218,19 +207,18 @@ async def test_a_tool_start_after_a_stop_fails_if_the_run_is_not_cancelled(
 ) -> None:
     thread_id = await new_thread(moto_settings, user_id)
     monkeypatch.setattr(stop_module, "_RUN_CANCEL_GRACE_SECONDS", 0.0)
-    signal = listen_for_stop(StopRequests(), user_id, 0.0)
-    signal.thread_id = thread_id
+    signal = StopSignal(StopRequests(), user_id, 0.0)
+    signal.listen_to(thread_id)
     await StopRequests().request(user_id, thread_id)
     with pytest.raises(TurnStopped):
-        await stop_before_tool()
+        await signal.before_tool()
 
 
-async def test_a_tool_start_with_no_listener_or_no_request_goes_ahead(
+async def test_a_tool_start_with_no_request_goes_ahead(
     moto_settings: Settings, user_id: str
 ) -> None:
-    await stop_before_tool()  # not a streamed turn (e.g. buffered): nothing to read
     thread_id = await new_thread(moto_settings, user_id)
-    signal = listen_for_stop(StopRequests(), user_id, 0.0)
-    signal.thread_id = thread_id
-    await stop_before_tool()
+    signal = StopSignal(StopRequests(), user_id, 0.0)
+    signal.listen_to(thread_id)
+    await signal.before_tool()
     assert signal.reads == 1 and not signal.stopped

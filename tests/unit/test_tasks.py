@@ -11,7 +11,6 @@ from pynamodb.exceptions import PutError
 
 from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
 from tests.support.faulty_table import faulty_table
-from todo_assistant.runtime import build_task_service
 from todo_assistant.tasks.models import (
     Priority,
     StatusFilter,
@@ -27,6 +26,7 @@ from todo_assistant.tasks.service import (
     TaskNotFound,
     TaskService,
 )
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.memory_tasks import MemoryTaskRepository
 
 

@@ -39,12 +39,13 @@ from todo_assistant.agent.tool_memory import (
     remember_tool_calls,
     tool_call_record,
 )
+from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
-from todo_assistant.runtime import build_store, build_task_service
-from todo_assistant.server import TodoChatKitServer
 from todo_assistant.tasks.models import TaskCreate
 from todo_assistant.tasks.service import TaskService
+from todo_assistant.wiring.chatkit import build_store
+from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.chat_client import client_tool_output_request
 
 set_tracing_disabled(True)

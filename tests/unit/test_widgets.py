@@ -10,8 +10,8 @@ import pytest
 from chatkit.types import WidgetItem
 
 from tests.support.chat import task_rows
-from todo_assistant.agent.client_tools import client_tool_reply, parse_client_tool_request
 from todo_assistant.agent.sources import task_annotations
+from todo_assistant.llm.local.phrases import client_tool_reply, parse_client_tool_request
 from todo_assistant.tasks.models import Priority, Task, TaskStatus
 from todo_assistant.widgets.tasks import read_view, task_card_widget, task_list_widget
 

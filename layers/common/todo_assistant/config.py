@@ -20,6 +20,7 @@ DEV_SIGNING_KEY_PREFIX = "dev-insecure-"
 # The model's history per turn (README "Configuration", agent/history_budget.py).
 DEFAULT_HISTORY_TOKEN_BUDGET = 16_000
 DEFAULT_HISTORY_ITEM_LIMIT = 60
+DEFAULT_MAX_MESSAGE_CHARS = 8_000
 
 
 class ConfigurationError(RuntimeError):
@@ -133,7 +134,7 @@ class Settings(BaseSettings):
     rate_limit_turns_per_day: int = Field(default=500, ge=0)
     rate_limit_api_per_minute: int = Field(default=120, ge=0)
     rate_limit_api_per_day: int = Field(default=5_000, ge=0)
-    max_message_chars: int = Field(default=8_000, ge=1)
+    max_message_chars: int = Field(default=DEFAULT_MAX_MESSAGE_CHARS, ge=1)
     max_tool_calls_per_turn: int = Field(default=8, ge=1, le=100)
     # A turn stops cleanly (error event, allow_retry) before Lambda would kill it: by default
     # the function's timeout (FUNCTION_TIMEOUT_SECONDS, set by the template) minus a margin.

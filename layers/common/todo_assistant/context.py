@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from todo_assistant.limits import RateLimiter
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 # User ids become part of every DynamoDB key: a conservative alphabet that still admits the
 # `sub` formats of Cognito (UUID), Auth0 (`auth0|...`), Clerk (`user_...`) and e-mail claims.
@@ -17,6 +14,19 @@ _USER_ID = re.compile(USER_ID_PATTERN)
 
 def is_valid_user_id(value: object) -> bool:
     return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
+
+
+@runtime_checkable
+class TurnStop(Protocol):
+    """A streamed turn's way to learn that its user pressed Stop (chat/stop.py)."""
+
+    def listen_to(self, thread_id: str) -> None:
+        """Listen for stop requests of the turn's thread from now on."""
+        ...
+
+    async def before_tool(self) -> None:
+        """Return when the turn may start a tool; never returns once it was stopped."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +42,5 @@ class RequestContext:
     scope: object | None = None
     # What the dashboard shows (agent/page_context.py): untrusted, never identity.
     page_context: tuple[tuple[str, str], ...] = ()
-
-    def for_request(
-        self,
-        *,
-        turn: bool,
-        turn_limiter: RateLimiter | None = None,
-        overlap_opening: bool = False,
-    ) -> RequestContext:
-        """The same user, with a fresh scope for one request (`turn_limiter`: counted by the
-        write of the request's user message; `overlap_opening`: read the thread while that
-        message is written)."""
-        from todo_assistant.store.request_scope import RequestScope
-
-        scope = RequestScope(turn=turn, turn_limiter=turn_limiter, overlap_opening=overlap_opening)
-        return replace(self, scope=scope)
+    # A streamed turn that offers Stop listens here; None where it cannot be stopped.
+    stop: TurnStop | None = None

@@ -31,10 +31,10 @@ from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from todo_assistant.config import Settings
+from todo_assistant.db import keys
+from todo_assistant.db.table import CounterRow
+from todo_assistant.errors import Refusal
 from todo_assistant.metrics import rate_limited
-from todo_assistant.store import keys
-from todo_assistant.store.table import CounterRow
 
 Scope = Literal["turns", "api"]
 SCOPES: tuple[Scope, ...] = ("turns", "api")
@@ -59,19 +59,20 @@ class PlannedWindow:
     ends_at: float
 
 
-class RateLimited(Exception):
+class RateLimited(Refusal):
     """Answered 429 with `Retry-After: retry_after` seconds (the end of the full window)."""
 
     def __init__(self, scope: Scope, window: str, retry_after: int) -> None:
-        super().__init__(f"{scope} per {window} limit reached")
+        what = "messages" if scope == "turns" else "requests"
+        super().__init__(
+            429,
+            "rate_limited",
+            f"Too many {what} this {window}; try again in {retry_after} seconds.",
+            {"Retry-After": str(retry_after)},
+        )
         self.scope = scope
         self.window = window
         self.retry_after = retry_after
-
-    @property
-    def message(self) -> str:
-        what = "messages" if self.scope == "turns" else "requests"
-        return f"Too many {what} this {self.window}; try again in {self.retry_after} seconds."
 
 
 class RateLimiter:
@@ -90,22 +91,6 @@ class RateLimiter:
             if window.limit > 0
         )
         self._clock = clock
-
-    @classmethod
-    def for_turns(cls, settings: Settings) -> RateLimiter:
-        return cls(
-            "turns",
-            per_minute=settings.rate_limit_turns_per_minute,
-            per_day=settings.rate_limit_turns_per_day,
-        )
-
-    @classmethod
-    def for_api(cls, settings: Settings) -> RateLimiter:
-        return cls(
-            "api",
-            per_minute=settings.rate_limit_api_per_minute,
-            per_day=settings.rate_limit_api_per_day,
-        )
 
     @property
     def enabled(self) -> bool:

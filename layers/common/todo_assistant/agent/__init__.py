@@ -1,1 +1,1 @@
-"""The Todo agent: tools over the task service, model providers and the offline local model."""
+"""What the model sees and can do: the Todo agent, its tools, the history it reads, what its tools changed."""

@@ -23,7 +23,7 @@ from chatkit.types import Attachment, UserMessageTagContent
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 
 from todo_assistant.agent.history import HistoryConverter
-from todo_assistant.composer import IMAGE_TYPES, TEXT_TYPES
+from todo_assistant.composer_options import IMAGE_TYPES, TEXT_TYPES
 from todo_assistant.context import RequestContext
 from todo_assistant.store.attachments import AttachmentRejected, S3AttachmentStore
 from todo_assistant.tasks.models import Task

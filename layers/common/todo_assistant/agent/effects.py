@@ -40,7 +40,7 @@ from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import BaseModel, Field
 
 from todo_assistant.context import RequestContext
-from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.store.base import TodoStore
 from todo_assistant.tasks.models import Task
 from todo_assistant.widgets.tasks import RowState
 

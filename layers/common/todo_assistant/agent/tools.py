@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 from agents import FunctionTool, RunContextWrapper, function_tool
 from chatkit.agents import AgentContext
-from chatkit.types import ClientEffectEvent
 from pydantic import ValidationError
 
 from todo_assistant.agent.effects import ShownCard, change_of
@@ -42,6 +41,7 @@ from todo_assistant.tasks.service import (
     TaskNotFound,
     TaskService,
 )
+from todo_assistant.widgets.events import task_summary, tasks_changed
 from todo_assistant.widgets.tasks import (
     RowState,
     task_card_copy_text,
@@ -51,15 +51,6 @@ from todo_assistant.widgets.tasks import (
 )
 
 ToolContext = RunContextWrapper[AgentContext[RequestContext]]
-
-# Front ends listen for this client effect to refresh their task panel.
-TASKS_CHANGED_EFFECT = "tasks_changed"
-
-
-def task_summary(task: Task) -> dict[str, Any]:
-    return task.model_dump(
-        mode="json", include={"number", "title", "description", "priority", "due_date", "status"}
-    )
 
 
 def tool_result(ok: bool, message: str, **extra: Any) -> str:
@@ -87,11 +78,7 @@ def _parse_due(value: str | None) -> date | None:
 
 
 async def _announce(ctx: ToolContext, action: str, task: Task) -> None:
-    await ctx.context.stream(
-        ClientEffectEvent(
-            name=TASKS_CHANGED_EFFECT, data={"action": action, "task": task_summary(task)}
-        )
-    )
+    await ctx.context.stream(tasks_changed(action, task))
 
 
 # Tools answer the model with `ok: false` for what the model can fix (unknown task, bad date).

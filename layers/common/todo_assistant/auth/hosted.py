@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.observability import logger
-from todo_assistant.secrets import openai_api_key
 
 if TYPE_CHECKING:
     import openai
@@ -105,30 +103,3 @@ def _status_error(error: openai.APIStatusError) -> HostedSessionError:
         "upstream_rejected",
         "The chat service rejected the session request; check CHATKIT_WORKFLOW_ID.",
     )
-
-
-def build_hosted_sessions(
-    settings: Settings,
-    *,
-    timeout_seconds: float = TIMEOUT_SECONDS,
-    max_retries: int = MAX_RETRIES,
-) -> HostedSessions:
-    """The OpenAI client for hosted sessions; fails at start-up without an API key."""
-    from openai import AsyncOpenAI
-
-    workflow_id = (settings.chatkit_workflow_id or "").strip()
-    if not workflow_id:
-        raise ConfigurationError("CHATKIT_WORKFLOW_ID is empty")
-    api_key = openai_api_key(settings)
-    if api_key is None or not api_key.get_secret_value():
-        raise ConfigurationError(
-            "CHATKIT_WORKFLOW_ID needs an OpenAI API key: set OPENAI_API_KEY or "
-            "OPENAI_API_KEY_SECRET_ID"
-        )
-    client = AsyncOpenAI(
-        api_key=api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=timeout_seconds,
-        max_retries=max_retries,
-    )
-    return HostedSessions(client, workflow_id)

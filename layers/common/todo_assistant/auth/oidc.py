@@ -143,10 +143,6 @@ class OidcVerifier:
             deadline_seconds=config.jwks_deadline_seconds,
         )
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> OidcVerifier:
-        return cls(OidcConfig.from_settings(settings))
-
     def verify(self, token: str) -> VerifiedIdentity:
         config = self.config
         if len(token) > MAX_TOKEN_CHARS:

@@ -18,8 +18,8 @@ from typing import Any
 
 from pynamodb.connection import Connection
 
-from todo_assistant.store import keys
-from todo_assistant.store.table import TableRow
+from todo_assistant.db import keys
+from todo_assistant.db.table import TableRow
 
 # Rows per Query page, and keys per DeleteObjects call (the API's maximum).
 QUERY_PAGE_ROWS = 500

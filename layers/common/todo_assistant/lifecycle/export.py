@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from todo_assistant.ids import new_id
-from todo_assistant.store import keys
-from todo_assistant.store.payloads import PayloadCodec
-from todo_assistant.store.table import (
+from todo_assistant.db import keys
+from todo_assistant.db.payloads import PayloadCodec
+from todo_assistant.db.table import (
     AttachmentRow,
     FeedbackRow,
     ItemRow,
@@ -36,6 +35,7 @@ from todo_assistant.store.table import (
     TaskRow,
     ThreadRow,
 )
+from todo_assistant.ids import new_id
 from todo_assistant.tasks.repository import _from_row as task_from_row
 
 FORMAT = "todo-assistant-export/1"

@@ -18,30 +18,18 @@ cleanup anyway; one function handles both, scoped to the one user and thread in 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from todo_assistant.config import Settings, get_settings
+from todo_assistant.db import keys
+from todo_assistant.db.payloads import PayloadCodec
+from todo_assistant.db.table import AttachmentRow, ItemRow, TableRow
 from todo_assistant.ids import is_safe_id
 from todo_assistant.observability import logger
-from todo_assistant.runtime import s3_client
-from todo_assistant.store import keys
-from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
-from todo_assistant.store.table import AttachmentRow, ItemRow, TableRow, bind_table
 
 # Who deletes an item when its TTL passes (AWS documents this userIdentity for TTL deletions).
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-
-
-def thread_expiry(now: datetime, retention_days: int) -> datetime | None:
-    """When a thread written or touched `now` (naive UTC or aware) expires; None = never."""
-    if retention_days <= 0:
-        return None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return now + timedelta(days=retention_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,25 +123,3 @@ def handle_stream(event: Mapping[str, Any], cleanup: ExpiredThreadCleanup) -> di
             extra={"thread_id": thread.thread_id, "rows": counts.rows, "objects": counts.objects},
         )
     return {"batchItemFailures": failures}
-
-
-def build_cleanup(settings: Settings) -> ExpiredThreadCleanup:
-    bind_table(settings)
-    blobs = (
-        S3BlobStore(settings.large_item_bucket, s3_client(settings))
-        if settings.large_item_bucket
-        else None
-    )
-    return ExpiredThreadCleanup(PayloadCodec(blobs))
-
-
-def build_stream_handler(
-    settings: Settings | None = None,
-) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler of the cleanup function (built once, at init)."""
-    cleanup = build_cleanup(settings or get_settings())
-
-    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        return handle_stream(event, cleanup)
-
-    return handler

@@ -1,1 +1,1 @@
-"""DynamoDB persistence: one table, every key prefixed by the user id."""
+"""The ChatKit Store on the shared table: threads, items, attachments, feedback, stop requests."""

@@ -25,11 +25,11 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
-from todo_assistant.composer import ATTACHMENT_TYPES, IMAGE_TYPES
+from todo_assistant.composer_options import ATTACHMENT_TYPES, IMAGE_TYPES
 from todo_assistant.context import RequestContext
+from todo_assistant.db import keys
 from todo_assistant.ids import new_id
-from todo_assistant.store import keys
-from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.store.base import TodoStore
 
 UPLOAD_URL_SECONDS = 15 * 60
 # Links handed to the model (it fetches them while answering).

@@ -21,9 +21,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from todo_assistant.db import keys
+from todo_assistant.db.table import StopRow, ThreadRow
 from todo_assistant.ids import is_safe_id
-from todo_assistant.store import keys
-from todo_assistant.store.table import StopRow, ThreadRow
 
 # Lambda's longest timeout: no turn started before a request can still run after this.
 STOP_REQUEST_TTL_SECONDS = 900

@@ -8,8 +8,8 @@ from typing import Protocol
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from todo_assistant.store.keys import TASK_COUNTER_SK, TASKS_PREFIX, task_sk, user_pk
-from todo_assistant.store.table import CounterRow, TaskRow
+from todo_assistant.db.keys import TASK_COUNTER_SK, TASKS_PREFIX, task_sk, user_pk
+from todo_assistant.db.table import CounterRow, TaskRow
 from todo_assistant.tasks.models import Priority, Task, TaskPatch, TaskStatus
 
 

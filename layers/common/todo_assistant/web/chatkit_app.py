@@ -2,35 +2,27 @@
 
 The same app runs under uvicorn locally and under the Lambda Web Adapter in AWS (streamed
 function URL); `functions/chatkit` also wraps it in Mangum for buffered `sam local invoke`.
+It receives its dependencies (wiring/chatkit.py builds them) and builds none.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from dataclasses import dataclass, field
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import (
-    AttachmentsCreateReq,
-    AttachmentsDeleteReq,
-    ChatKitReq,
-    ThreadsAddUserMessageReq,
-    ThreadsCreateReq,
-    ThreadsDeleteReq,
-    is_streaming_req,
-)
+from chatkit.types import is_streaming_req
 from fastapi import FastAPI, Request, Response
 
-from todo_assistant.agent.client_tools import check_client_tool_output
-from todo_assistant.agent.page_context import page_context_from_body
-from todo_assistant.agent.stop import listen_for_stop
-from todo_assistant.chatkit_runtime import ChatKitDependencies, build_chatkit_dependencies
-from todo_assistant.config import Settings, get_settings
-from todo_assistant.context import RequestContext
+from todo_assistant.auth.client_secrets import ClientSecretService
+from todo_assistant.chat.admission import read_request
+from todo_assistant.chat.server import TodoChatKitServer
+from todo_assistant.chat.stop import StopSignal
+from todo_assistant.config import Settings
 from todo_assistant.metrics import start_turn
 from todo_assistant.observability import logger
-from todo_assistant.server import TodoChatKitServer, parse_request
+from todo_assistant.store.stop_requests import StopRequests
 from todo_assistant.web.auth import verified_user
 from todo_assistant.web.cancel import install_cancel_route
 from todo_assistant.web.chatkit_errors import client_error
@@ -38,7 +30,14 @@ from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError
 from todo_assistant.web.snapstart import install_adapter_routes
 from todo_assistant.web.streaming import streaming_response, streams_as_written
-from todo_assistant.web.turn_guard import check_message_length
+
+
+@dataclass
+class ChatKitDependencies:
+    server: TodoChatKitServer
+    secrets: ClientSecretService
+    # Where Stop requests are written and read (POST /chatkit/cancel, chat/stop.py).
+    stops: StopRequests = field(default_factory=StopRequests)
 
 
 class _DropClientNotFound(logging.Filter):
@@ -53,38 +52,10 @@ class _DropClientNotFound(logging.Filter):
 logging.getLogger("chatkit").addFilter(_DropClientNotFound())
 
 
-async def _check_attachments(
-    request: ChatKitReq, server: TodoChatKitServer, user: RequestContext
-) -> None:
-    """Fail before anything is written when a message names attachments the user lacks (or
-    whose uploaded bytes are missing, too large or of another type), or a model or composer
-    tool that is not offered. A deleted thread's files go just before the thread."""
-    if server.attachment_store is None and isinstance(
-        request, AttachmentsCreateReq | AttachmentsDeleteReq
-    ):
-        # The SDK would raise a RuntimeError (a 500); without a store this is unsupported.
-        raise NotImplementedError("attachments are not enabled")
-    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
-        if server.models is not None:
-            server.models.check(request.params.input.inference_options, server.tool_names)
-        for attachment_id in request.params.input.attachments:
-            attachment = await server.store.load_attachment(attachment_id, user)
-            if server.attachments is not None:
-                # The bytes as uploaded: present, within the cap, of the declared type.
-                await server.attachments.check_uploaded(attachment, user)
-    if isinstance(request, ThreadsDeleteReq) and server.attachments is not None:
-        # The thread's rows go next; its files (found through its messages) go first.
-        await server.attachments.delete_thread_attachments(request.params.thread_id, user)
-
-
-def create_chatkit_app(
-    settings: Settings | None = None, dependencies: ChatKitDependencies | None = None
-) -> FastAPI:
-    settings = settings or get_settings()
-    deps = dependencies or build_chatkit_dependencies(settings)
+def create_chatkit_app(settings: Settings, deps: ChatKitDependencies) -> FastAPI:
     app = new_app("Todo assistant ChatKit", settings)
     app.state.deps = deps
-    install_adapter_routes(app, settings)
+    install_adapter_routes(app)
     install_cancel_route(app, deps.secrets, deps.stops)
 
     @app.post("/chatkit")
@@ -94,21 +65,15 @@ def create_chatkit_app(
             raise ApiError(415, "unsupported_media_type", "Send the ChatKit request as JSON.")
         body = await request.body()
         try:
-            parsed = parse_request(body)
-            if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
-                # ChatKit's input type has no `metadata`: the page context is read from the body.
-                user = dataclasses.replace(user, page_context=page_context_from_body(body))
-            await _check_attachments(parsed, deps.server, user)
-            await check_client_tool_output(parsed, deps.server.store, user)
-            check_message_length(parsed, settings.max_message_chars)
+            parsed, user = read_request(body, user)
             logger.info("chatkit request", extra={"op": parsed.type, "user_id": user.user_id})
             # Set before the SDK starts the turn, so the agent run's task inherits it.
             turn = start_turn(deps.server.tool_names, getattr(request.state, "request_id", None))
             request.state.turn = turn
             stop = None
             if is_streaming_req(parsed) and streams_as_written(request):
-                stop = listen_for_stop(deps.stops, user.user_id, settings.stop_check_seconds)
-            result = await deps.server.process(parsed, user)
+                stop = StopSignal(deps.stops, user.user_id, settings.stop_check_seconds)
+            result = await deps.server.process(parsed, user, stop=stop)
         except Exception as error:
             raise client_error(error) from None
         if isinstance(result, StreamingResult):

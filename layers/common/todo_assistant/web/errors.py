@@ -10,18 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from todo_assistant.errors import Refusal
 from todo_assistant.observability import logger
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
+class ApiError(Refusal):
+    """A refusal raised by web/ itself (a bad header, a missing sign-in, a bad route)."""
 
 
 def error_response(
@@ -51,8 +45,8 @@ _STATUS_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+    @app.exception_handler(Refusal)
+    async def _refusal(request: Request, error: Refusal) -> JSONResponse:
         return error_response(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -5,7 +5,7 @@ another user. They live on the session function: buffered JSON answers, no agent
 
 They are rare, and nothing else in the session function uses S3 or lifecycle/, so their
 services (and the S3 client, ~50 ms to create) are built by the first of these requests, or
-before a SnapStart snapshot (first_use.py), not at init.
+before a SnapStart snapshot (first_use.py), not at init (wiring/session.py).
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
 
-from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.observability import logger
-from todo_assistant.runtime import s3_client
 from todo_assistant.web.errors import ApiError
 
 if TYPE_CHECKING:
@@ -33,22 +31,6 @@ class MeServices:
     eraser: UserEraser
     # None without LARGE_ITEM_BUCKET: the export document is handed out through S3.
     exporter: UserExporter | None
-
-
-def build_me_services(settings: Settings) -> MeServices:
-    from todo_assistant.lifecycle.erase import UserEraser
-    from todo_assistant.lifecycle.export import UserExporter
-    from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
-
-    bucket = settings.large_item_bucket
-    if bucket is None:
-        return MeServices(eraser=UserEraser(None, None), exporter=None)
-    s3 = s3_client(settings)
-    codec = PayloadCodec(S3BlobStore(bucket, s3))
-    return MeServices(
-        eraser=UserEraser(bucket, s3),
-        exporter=UserExporter(codec, s3, bucket, settings.export_link_seconds),
-    )
 
 
 def build_me_router(

@@ -12,13 +12,14 @@ our own client secret for the tasks API (`tasks_client_secret`): OpenAI's secret
 OpenAI's ChatKit, and the dashboard's /tasks calls need a credential of this backend.
 
 This app backs the session function, which must start fast: it imports no agent or ChatKit
-server code, and `openai` only in the OpenAI-hosted mode.
+server code, and `openai` only in the OpenAI-hosted mode. It receives its dependencies
+(wiring/session.py builds them) and builds none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Request
@@ -26,20 +27,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from todo_assistant.auth.client_secrets import ClientSecretService, InvalidClientSecret
-from todo_assistant.auth.hosted import HostedSessionError, HostedSessions, build_hosted_sessions
+from todo_assistant.auth.hosted import HostedSessionError, HostedSessions
 from todo_assistant.auth.oidc import OidcVerifier
-from todo_assistant.composer import public_config
-from todo_assistant.config import ConfigurationError, Settings, get_settings
+from todo_assistant.composer_options import public_config
+from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.context import USER_ID_PATTERN, RequestContext
-from todo_assistant.first_use import on_first_use
-from todo_assistant.limits import RateLimited, RateLimiter
+from todo_assistant.limits import RateLimiter
 from todo_assistant.observability import logger
-from todo_assistant.runtime import build_client_secrets, build_task_service
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.web.auth import bearer_token, verified_app_user, verified_user
 from todo_assistant.web.common import new_app
 from todo_assistant.web.errors import ApiError, describe_validation_error
-from todo_assistant.web.me_api import build_me_router, build_me_services
+from todo_assistant.web.me_api import MeServices, build_me_router
 from todo_assistant.web.tasks_api import build_tasks_router
 
 __all__ = ["USER_ID_PATTERN", "SessionDependencies", "create_session_app"]
@@ -71,21 +70,14 @@ class HostedSessionResponse(SessionResponse):
 class SessionDependencies:
     secrets: ClientSecretService
     tasks: TaskService
+    # Counts each /tasks and /me call of a user (its windows may be none: off).
+    api_limiter: RateLimiter
+    # GET /me/export and DELETE /me, built by their first call (first_use.py).
+    me_services: Callable[[], MeServices]
     # Set in AUTH_MODE=oidc; dev mode reads the user from the body instead.
     identity: OidcVerifier | None = None
     # Set when CHATKIT_WORKFLOW_ID names an OpenAI-hosted workflow.
     hosted: HostedSessions | None = None
-
-
-def build_session_dependencies(settings: Settings) -> SessionDependencies:
-    identity = OidcVerifier.from_settings(settings) if settings.auth_mode == "oidc" else None
-    hosted = build_hosted_sessions(settings) if settings.chatkit_workflow_id else None
-    return SessionDependencies(
-        secrets=build_client_secrets(settings),
-        tasks=build_task_service(settings),
-        identity=identity,
-        hosted=hosted,
-    )
 
 
 async def _dev_user(request: Request) -> RequestContext:
@@ -99,12 +91,8 @@ async def _dev_user(request: Request) -> RequestContext:
     return RequestContext(user_id=body.user_id)
 
 
-def create_session_app(
-    settings: Settings | None = None, dependencies: SessionDependencies | None = None
-) -> FastAPI:
-    settings = settings or get_settings()
+def create_session_app(settings: Settings, deps: SessionDependencies) -> FastAPI:
     settings.check_auth_mode()
-    deps = dependencies or build_session_dependencies(settings)
     if settings.auth_mode == "oidc" and deps.identity is None:
         raise ConfigurationError("AUTH_MODE=oidc needs an identity token verifier")
     app = new_app("Todo assistant session", settings)
@@ -162,18 +150,12 @@ def create_session_app(
         # The same for every caller and changes only with a deployment: cacheable, no sign-in.
         return JSONResponse(composer_config, headers={"Cache-Control": "public, max-age=300"})
 
-    api_limiter = RateLimiter.for_api(settings)
-
     async def current_user(request: Request) -> RequestContext:
         user = verified_user(request, deps.secrets)
-        try:
-            await api_limiter.check(user.user_id)
-        except RateLimited as refused:
-            headers = {"Retry-After": str(refused.retry_after)}
-            raise ApiError(429, "rate_limited", refused.message, headers) from None
+        # A full window refuses with 429 and Retry-After (RateLimited is a Refusal).
+        await deps.api_limiter.check(user.user_id)
         return user
 
     app.include_router(build_tasks_router(deps.tasks, current_user))
-    me_services = on_first_use(partial(build_me_services, settings))
-    app.include_router(build_me_router(me_services, current_user))
+    app.include_router(build_me_router(deps.me_services, current_user))
     return app

@@ -24,9 +24,8 @@ import boto3
 from fastapi import FastAPI
 
 from todo_assistant import first_use
-from todo_assistant.config import Settings, get_settings
+from todo_assistant.db.table import reconnect_table
 from todo_assistant.observability import logger
-from todo_assistant.store.table import bind_table
 
 BEFORE_CHECKPOINT_ENV = "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"
 AFTER_RESTORE_ENV = "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"
@@ -82,7 +81,7 @@ def before_checkpoint(modules: Iterable[str] = WARM_MODULES) -> list[str]:
     return warmed
 
 
-def after_restore(settings: Settings | None = None) -> None:
+def after_restore() -> None:
     """Make every restored copy of the snapshot its own process again (no AWS calls here).
 
     - `random`'s state is in the snapshot: without a re-seed every copy draws the same numbers
@@ -93,7 +92,7 @@ def after_restore(settings: Settings | None = None) -> None:
       keys (re-read through that cache on use) are fetched afresh by the first request.
     """
     random.seed()
-    bind_table(settings or get_settings(), reconnect=True)
+    reconnect_table()
     boto3.DEFAULT_SESSION = None
     # Only if a secret was read at init: importing Powertools' parameters just to clear it
     # would cost time on every restore.
@@ -103,7 +102,7 @@ def after_restore(settings: Settings | None = None) -> None:
     logger.info("snapstart after restore")
 
 
-def install_adapter_routes(app: FastAPI, settings: Settings) -> list[str]:
+def install_adapter_routes(app: FastAPI) -> list[str]:
     """Add the Web Adapter's SnapStart routes when the environment names them (else none).
 
     Without the adapter in front nothing guards these paths, so they exist only when asked for
@@ -126,7 +125,7 @@ def install_adapter_routes(app: FastAPI, settings: Settings) -> list[str]:
     if after_path:
 
         async def after_restore_route() -> dict[str, str]:
-            after_restore(settings)
+            after_restore()
             return {"status": "restored"}
 
         app.add_api_route(
@@ -136,12 +135,12 @@ def install_adapter_routes(app: FastAPI, settings: Settings) -> list[str]:
     return paths
 
 
-def register_runtime_hooks(settings: Settings | None = None) -> bool:
+def register_runtime_hooks() -> bool:
     """Register the hooks with the managed runtime; False where it is absent (tests, uvicorn)."""
     try:
         hooks = importlib.import_module("snapshot_restore_py")
     except ModuleNotFoundError:
         return False
     hooks.register_before_snapshot(before_checkpoint)
-    hooks.register_after_restore(after_restore, settings)
+    hooks.register_after_restore(after_restore)
     return True

@@ -18,7 +18,7 @@ from chatkit.types import ErrorEvent
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from todo_assistant.agent.stop import StopSignal
+from todo_assistant.chat.stop import StopSignal
 from todo_assistant.metrics import TurnMetrics
 from todo_assistant.observability import logger
 from todo_assistant.web.chatkit_errors import CLIENT_ERRORS, client_error

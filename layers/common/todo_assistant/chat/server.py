@@ -1,118 +1,59 @@
-"""The ChatKit server: runs the Todo agent for each user message and persists the thread."""
+"""The ChatKit server: admits each request, runs the Todo agent for each user message and
+persists the thread (through a fresh store scope per request)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
-from agents import Agent, RunConfig, RunContextWrapper, RunHooks, Runner, Tool
+from agents import Agent, RunConfig, Runner
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
-    AssistantMessageItem,
     ChatKitReq,
     FeedbackKind,
     ProgressUpdateEvent,
     StreamOptions,
     SyncCustomActionResponse,
     ThreadItem,
-    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
-    ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsDeleteReq,
     ThreadStreamEvent,
     UserMessageItem,
-    UserMessageTagContent,
-    UserMessageTextContent,
     WidgetItem,
     is_streaming_req,
 )
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
-from todo_assistant.actions import ActionOutcome, ActionRejected, TaskActions
 from todo_assistant.agent.composer_input import ComposerInput, ComposerInputConverter
 from todo_assistant.agent.effects import EffectsLedger, already_done_note
 from todo_assistant.agent.history_budget import history_within_budget
-from todo_assistant.agent.model_choice import ModelChoices
-from todo_assistant.agent.model_errors import guard_model_failures
-from todo_assistant.agent.progress import announce_tool
-from todo_assistant.agent.request_settings import RequestSettings
 from todo_assistant.agent.sources import TodoAgentContext, with_task_sources
-from todo_assistant.agent.stop import stop_before_tool, stoppable
 from todo_assistant.agent.tool_memory import ToolCallRecorder, remember_tool_calls
-from todo_assistant.config import DEFAULT_HISTORY_ITEM_LIMIT, DEFAULT_HISTORY_TOKEN_BUDGET
-from todo_assistant.context import RequestContext
+from todo_assistant.chat.actions import ActionOutcome, ActionRejected, TaskActions
+from todo_assistant.chat.admission import Admission, parse_request
+from todo_assistant.chat.model_errors import guard_model_failures
+from todo_assistant.chat.turn_events import ToolStartHooks, remap_assistant_ids, title_from_message
+from todo_assistant.config import (
+    DEFAULT_HISTORY_ITEM_LIMIT,
+    DEFAULT_HISTORY_TOKEN_BUDGET,
+    DEFAULT_MAX_MESSAGE_CHARS,
+)
+from todo_assistant.context import RequestContext, TurnStop
 from todo_assistant.limits import RateLimiter
-from todo_assistant.metrics import current_turn
+from todo_assistant.llm.model_choice import ModelChoices
+from todo_assistant.llm.request_settings import RequestSettings
 from todo_assistant.store.attachments import S3AttachmentStore
-from todo_assistant.store.chatkit_store import TodoStore
+from todo_assistant.store.base import TodoStore
+from todo_assistant.store.request_scope import scoped
 from todo_assistant.tasks.service import TaskService
 
-TITLE_MAX_CHARS = 60
-# Model calls per turn: room for one tool call per line of an imported note (20) and a reply.
-
-
-def title_from_message(message: UserMessageItem) -> str | None:
-    parts: list[str] = []
-    for part in message.content:
-        if isinstance(part, (UserMessageTextContent, UserMessageTagContent)):
-            parts.append(part.text)
-    text = " ".join(" ".join(parts).split())
-    if not text:
-        return None
-    if len(text) <= TITLE_MAX_CHARS:
-        return text
-    return text[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-
-
-async def remap_assistant_ids(
-    events: AsyncIterator[ThreadStreamEvent], new_id: Callable[[], str]
-) -> AsyncIterator[ThreadStreamEvent]:
-    """Give assistant messages our own ids.
-
-    The message id comes from the model's output item id; Chat Completions and LiteLLM models
-    emit the constant "__fake_id__", which would make every assistant message of a thread
-    overwrite the previous one. Ids are replaced in order: added -> updates -> done.
-    """
-    current: dict[str, str] = {}
-    async for event in events:
-        if isinstance(event, ThreadItemAddedEvent) and isinstance(event.item, AssistantMessageItem):
-            current[event.item.id] = mapped = new_id()
-            event = ThreadItemAddedEvent(item=event.item.model_copy(update={"id": mapped}))
-        elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in current:
-            event = event.model_copy(update={"item_id": current[event.item_id]})
-        elif isinstance(event, ThreadItemDoneEvent) and isinstance(
-            event.item, AssistantMessageItem
-        ):
-            mapped = current.pop(event.item.id, "") or new_id()
-            event = ThreadItemDoneEvent(item=event.item.model_copy(update={"id": mapped}))
-        elif isinstance(event, ThreadItemRemovedEvent) and event.item_id in current:
-            event = ThreadItemRemovedEvent(item_id=current.pop(event.item_id))
-        yield event
-
-
-class ToolCallCounter(RunHooks[AgentContext[RequestContext]]):
-    """At every tool start: runs no tool once the user stopped the turn, counts the call on
-    the turn's metrics (by tool name only) and shows a progress update ("Adding task…")."""
-
-    async def on_tool_start(
-        self,
-        context: RunContextWrapper[AgentContext[RequestContext]],
-        agent: Agent[AgentContext[RequestContext]],
-        tool: Tool,
-    ) -> None:
-        await stop_before_tool()
-        turn = current_turn()
-        if turn is not None:
-            turn.tool_called(tool.name)
-        await announce_tool(context.context, tool.name)
-
-
-_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+__all__ = ["TURN_REQUESTS", "TodoChatKitServer", "TurnLimits", "parse_request"]
 
 # Requests that run the model: reading their thread also reads its recent history.
 TURN_REQUESTS = frozenset(
@@ -125,13 +66,19 @@ TURN_REQUESTS = frozenset(
     }
 )
 
-
 # Turns that start by writing a new user message: the rate limit rides on that write.
 OPENING_WRITE_REQUESTS = frozenset({"threads.create", "threads.add_user_message"})
 
 
-def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
-    return _REQUEST_ADAPTER.validate_json(body)
+@dataclass(frozen=True)
+class TurnLimits:
+    """How much one turn may read, send and do."""
+
+    # Items read with the thread, and the model's share of them in tokens (history_budget.py).
+    history_item_limit: int = DEFAULT_HISTORY_ITEM_LIMIT
+    history_token_budget: int = DEFAULT_HISTORY_TOKEN_BUDGET
+    max_tool_calls_per_turn: int = 8
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
 
 
 class TodoChatKitServer(ChatKitServer[RequestContext]):
@@ -141,61 +88,85 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         agent: Agent[AgentContext[RequestContext]],
         *,
         tasks: TaskService,
-        history_item_limit: int = DEFAULT_HISTORY_ITEM_LIMIT,
-        history_token_budget: int = DEFAULT_HISTORY_TOKEN_BUDGET,
-        converter: ThreadItemConverter | None = None,
-        request_settings: RequestSettings | None = None,
+        limits: TurnLimits = TurnLimits(),
         attachments: S3AttachmentStore | None = None,
         models: ModelChoices | None = None,
-        max_tool_calls_per_turn: int = 8,
+        request_settings: RequestSettings | None = None,
         turn_limiter: RateLimiter | None = None,
+        converter: ThreadItemConverter | None = None,
     ) -> None:
         super().__init__(store, attachments)
-        self.chat_store = store
+        self.store: TodoStore = store
         self.agent = agent
-        self.task_actions = TaskActions(tasks)
-        self.history_item_limit = history_item_limit
-        self.history_token_budget = history_token_budget
+        self.tasks = tasks
+        self.limits = limits
+        self.attachments = attachments
+        self.models = models
+        self.request_settings = request_settings
         # History every model path accepts (Chat Completions and LiteLLM included), with the
         # caller's tags and attachments: built per turn (converter_for) unless one is given.
         self.converter_override = converter
-        self.request_settings = request_settings
-        # Tags and files are converted per turn, for the caller (composer_input.py).
-        self.tasks = tasks
-        self.attachments = attachments
-        self.models = models
-        # The agent loop calls the model once per round of tool calls, plus once to answer:
-        # N + 1 model calls allow N rounds (see limits.py for why this is the cap's form).
-        self.max_model_calls = max_tool_calls_per_turn + 1
-        self.converter = converter or ThreadItemConverter()
-        self.tool_call_counter = ToolCallCounter()
+        self.task_actions = TaskActions(tasks)
+        self.tool_start_hooks = ToolStartHooks()
+        # Counted only when it counts anything (a limiter with no windows is off).
         self.turn_limiter = (
             turn_limiter if turn_limiter is not None and turn_limiter.enabled else None
         )
+        self.admission = Admission(
+            store,
+            attachments=attachments,
+            models=models,
+            tool_names=self.tool_names,
+            max_message_chars=limits.max_message_chars,
+        )
+
+    @property
+    def max_model_calls(self) -> int:
+        # The agent loop calls the model once per round of tool calls, plus once to answer:
+        # N + 1 model calls allow N rounds (see limits.py for why this is the cap's form).
+        return self.limits.max_tool_calls_per_turn + 1
 
     async def process(
-        self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
+        self,
+        request: str | bytes | bytearray | ChatKitReq,
+        context: RequestContext,
+        *,
+        stop: TurnStop | None = None,
     ) -> StreamingResult | NonStreamingResult:
-        """The SDK's `process`, taking an already parsed request (the endpoint parses it once
-        to check it), with a fresh store scope per request that is flushed when it ends."""
+        """The SDK's `process`, taking an already parsed request, with a fresh store scope per
+        request that is flushed when it ends. The request is admitted first (admission.py):
+        a refusal is raised before anything is written. `stop`: the turn's Stop, where its
+        stream offers one."""
         parsed = request if isinstance(request, BaseModel) else parse_request(request)
         turn = parsed.type in TURN_REQUESTS
         limiter = self.turn_limiter if turn else None
-        if limiter is not None and parsed.type not in OPENING_WRITE_REQUESTS:
-            # No user message is written first (a retry, a client tool's output): counted on
-            # its own; `RateLimited` refuses the request before anything else happens.
-            await limiter.check(context.user_id)
-            limiter = None
-        scoped = context.for_request(
+        scoped_context = scoped(
+            replace(context, stop=stop),
             turn=turn,
-            turn_limiter=limiter,
+            turn_limiter=limiter if parsed.type in OPENING_WRITE_REQUESTS else None,
             # The SDK reads the thread, then writes the message: both go out at once.
             overlap_opening=parsed.type == "threads.add_user_message",
         )
+        try:
+            await self.admission.admit(parsed, scoped_context)
+            if limiter is not None and parsed.type not in OPENING_WRITE_REQUESTS:
+                # No user message is written first (a retry, a client tool's output): counted
+                # on its own; `RateLimited` refuses the request before anything else happens.
+                await limiter.check(context.user_id)
+            if isinstance(parsed, ThreadsDeleteReq) and self.attachments is not None:
+                # The thread's rows go next; its files (found through its messages) go first.
+                await self.attachments.delete_thread_attachments(
+                    parsed.params.thread_id, scoped_context
+                )
+        except BaseException:
+            await self.store.flush(scoped_context)
+            raise
         if is_streaming_req(parsed):
-            return StreamingResult(self._flushed(self._process_streaming(parsed, scoped), scoped))
-        result = NonStreamingResult(await self._process_non_streaming(parsed, scoped))
-        await self.chat_store.flush(scoped)
+            return StreamingResult(
+                self._flushed(self._process_streaming(parsed, scoped_context), scoped_context)
+            )
+        result = NonStreamingResult(await self._process_non_streaming(parsed, scoped_context))
+        await self.store.flush(scoped_context)
         return result
 
     async def _flushed(
@@ -207,13 +178,13 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
                 # The first event (the user's message, durable) leaves before the thread's
                 # read has finished (see ChatKitStore.load_thread); the SDK snapshots the
                 # thread as soon as it resumes, so the read must be settled by then.
-                await self.chat_store.settle(context)
+                await self.store.settle(context)
         finally:
-            await self.chat_store.flush(context)
+            await self.store.flush(context)
 
     def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
-        # Stop is offered only where the turn listens for it (agent/stop.py), which it now does.
-        return StreamOptions(allow_cancel=stoppable(thread.id))
+        # Stop is offered only where the turn listens for it (chat/stop.py).
+        return StreamOptions(allow_cancel=context.stop is not None)
 
     @property
     def model_name(self) -> str:
@@ -231,6 +202,8 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if context.stop is not None:
+            context.stop.listen_to(thread.id)
         if thread.title is None and input_user_message is not None:
             # The SDK saves the thread and emits thread.updated when it sees the change.
             thread.title = title_from_message(input_user_message)
@@ -238,12 +211,12 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         # Answered from the thread read that started the turn (see store/request_scope.py),
         # then cut to the newest whole turns within the token budget (history_budget.py).
         recent = await self.store.load_thread_items(
-            thread.id, None, self.history_item_limit, "desc", context
+            thread.id, None, self.limits.history_item_limit, "desc", context
         )
         history = await history_within_budget(
             list(reversed(recent.data)),
             self.converter_for(context),
-            self.history_token_budget,
+            self.limits.history_token_budget,
             whole_thread=not recent.has_more,
         )
         effects = await self.effects_ledger(thread, input_user_message, recent.data, context)
@@ -261,7 +234,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             self.agent,
             history.input,
             context=agent_context,
-            hooks=self.tool_call_counter,
+            hooks=self.tool_start_hooks,
             max_turns=self.max_model_calls,
             run_config=RunConfig(
                 tracing_disabled=True,
@@ -311,7 +284,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             message = next((i for i in newest_first if isinstance(i, UserMessageItem)), None)
         if message is None:
             return None
-        return await EffectsLedger.open(self.chat_store, thread.id, message.id, context)
+        return await EffectsLedger.open(self.store, thread.id, message.id, context)
 
     def converter_for(self, context: RequestContext) -> ThreadItemConverter:
         if self.converter_override is not None:
@@ -343,7 +316,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         feedback: FeedbackKind,
         context: RequestContext,
     ) -> None:
-        await self.chat_store.save_feedback(thread_id, item_ids, feedback, context)
+        await self.store.save_feedback(thread_id, item_ids, feedback, context)
 
     async def action(
         self,
@@ -353,6 +326,8 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         """A widget button, streamed: the widget is replaced in place, the effect follows."""
+        if context.stop is not None:
+            context.stop.listen_to(thread.id)
         try:
             outcome = await self._act(thread, action, sender, context)
         except ActionRejected as error:

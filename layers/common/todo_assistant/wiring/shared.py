@@ -1,4 +1,5 @@
-"""Builds the long-lived objects of a process from `Settings` (once, at init).
+"""What every function builds from `Settings`: the table binding, client secrets, S3 clients,
+the payload codec, the task service and the per-user rate limits (once, at init).
 
 Nothing here imports the agent stack, so the session function can use it and stay fast.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -18,18 +19,16 @@ from todo_assistant.auth.client_secrets import (
     SigningKeys,
     parse_signing_keys,
 )
+from todo_assistant.auth.oidc import OidcConfig, OidcVerifier
 from todo_assistant.config import ConfigurationError, Settings
+from todo_assistant.db import table
+from todo_assistant.db.payloads import PayloadCodec, S3BlobStore
 from todo_assistant.first_use import on_first_use
+from todo_assistant.limits import RateLimiter
 from todo_assistant.observability import logger
 from todo_assistant.secrets import read_secret
-from todo_assistant.store.table import bind_table
 from todo_assistant.tasks.repository import DynamoTaskRepository
 from todo_assistant.tasks.service import TaskService
-
-if TYPE_CHECKING:
-    # The ChatKit store pulls in chatkit.types (~170 ms): only the chatkit function needs it.
-    from todo_assistant.store.attachments import S3AttachmentStore
-    from todo_assistant.store.chatkit_store import DynamoChatKitStore
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -121,37 +120,50 @@ def lazy_s3_client(settings: Settings) -> LazyClient:
     return LazyClient(partial(s3_client, settings))
 
 
-def build_store(settings: Settings) -> DynamoChatKitStore:
-    from todo_assistant.store.chatkit_store import DynamoChatKitStore
-    from todo_assistant.store.payloads import PayloadCodec, S3BlobStore
-
-    bind_table(settings)
-    blobs = (
-        S3BlobStore(settings.large_item_bucket, lazy_s3_client(settings))
-        if settings.large_item_bucket
-        else None
-    )
-    return DynamoChatKitStore(
-        PayloadCodec(blobs),
-        turn_history_items=settings.history_item_limit,
-        thread_retention_days=settings.thread_retention_days,
-    )
+def payload_codec(settings: Settings, s3: Any | None = None) -> PayloadCodec:
+    """How large payloads are stored: offloaded to LARGE_ITEM_BUCKET through `s3` (a lazy
+    client unless one is given); without a bucket, compressed into the row or refused."""
+    if not settings.large_item_bucket:
+        return PayloadCodec(None)
+    return PayloadCodec(S3BlobStore(settings.large_item_bucket, s3 or lazy_s3_client(settings)))
 
 
-def build_attachment_store(
-    settings: Settings, store: DynamoChatKitStore
-) -> S3AttachmentStore | None:
-    """Attachment bytes live in the large-item bucket; without one, attachments are off."""
-    from todo_assistant.composer import attachments_enabled
-    from todo_assistant.store.attachments import S3AttachmentStore
-
-    if not settings.large_item_bucket or not attachments_enabled(settings):
-        return None
-    return S3AttachmentStore(
-        store, lazy_s3_client(settings), settings.large_item_bucket, settings.attachment_max_bytes
+def bind_table(settings: Settings, *, reconnect: bool = False) -> None:
+    """Point every row class at the configured table and endpoint (idempotent)."""
+    table.bind_table(
+        table.TableBinding(
+            table_name=settings.table_name,
+            region=settings.aws_region,
+            endpoint=settings.dynamodb_endpoint,
+            connect_timeout_seconds=settings.dynamodb_connect_timeout_seconds,
+            read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
+            max_retry_attempts=settings.dynamodb_max_retry_attempts,
+        ),
+        reconnect=reconnect,
     )
 
 
 def build_task_service(settings: Settings) -> TaskService:
     bind_table(settings)
     return TaskService(DynamoTaskRepository())
+
+
+def turn_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        "turns",
+        per_minute=settings.rate_limit_turns_per_minute,
+        per_day=settings.rate_limit_turns_per_day,
+    )
+
+
+def api_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        "api",
+        per_minute=settings.rate_limit_api_per_minute,
+        per_day=settings.rate_limit_api_per_day,
+    )
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier:
+    """The app's identity-token verifier; every problem with the OIDC settings at once."""
+    return OidcVerifier(OidcConfig.from_settings(settings))

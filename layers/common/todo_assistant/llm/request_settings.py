@@ -18,9 +18,6 @@ from dataclasses import dataclass
 
 from agents import ModelSettings
 
-from todo_assistant.config import Settings
-from todo_assistant.runtime import signing_keys
-
 SAFETY_ID_PREFIX = "u_"
 
 
@@ -50,28 +47,3 @@ class RequestSettings:
             include_usage=self.include_usage,
             extra_args=extra_args,
         )
-
-
-def current_signing_key(settings: Settings) -> str:
-    """The key that signs new client secrets (from Secrets Manager when configured)."""
-    keys = signing_keys(settings)
-    return keys.keys[keys.current_kid]
-
-
-def request_settings(settings: Settings, signing_key: str | None = None) -> RequestSettings:
-    """`signing_key`: the client-secret key, used when SAFETY_IDENTIFIER_KEY is not set
-    (read from the configuration when not given)."""
-    if settings.resolved_model_provider != "openai":
-        return RequestSettings(max_output_tokens=settings.max_output_tokens)
-    if settings.safety_identifier_key is not None:
-        key: str | None = settings.safety_identifier_key.get_secret_value()
-    else:
-        key = signing_key if signing_key is not None else current_signing_key(settings)
-    return RequestSettings(
-        max_output_tokens=settings.max_output_tokens,
-        store=settings.openai_store,
-        identity_key=key.encode() if key else None,
-        # Usage figures in the stream also from OpenAI-compatible servers (Chat Completions
-        # asks for them only from api.openai.com by default).
-        include_usage=True,
-    )

@@ -11,6 +11,10 @@ How a turn stops: `on_stop`, set by the turn's stream (web/streaming.py), brings
 deadline forward to now, so it ends the way ChatKit ends a cancelled stream: what was streamed
 of the answer is saved with the SDK's hidden note that the user stopped it, and the agent run
 is cancelled (no further model or tool call).
+
+One `StopSignal` per streamed turn: the endpoint makes it, the server hands it to the turn in
+its request context (`RequestContext.stop`): the turn names its thread (`listen_to`), the
+tool hooks ask it before each tool (`before_tool`), the stream watches it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from todo_assistant.observability import logger
@@ -83,6 +86,19 @@ class StopSignal:
                 self.on_stop()
         return self.stopped
 
+    def listen_to(self, thread_id: str) -> None:
+        """The turn's thread, once known (a new thread's id is made by the turn itself)."""
+        self.thread_id = thread_id
+
+    async def before_tool(self) -> None:
+        """Called as a tool starts: a turn the user stopped runs no further tool."""
+        if not await self.check(before_tool=True):
+            return
+        # The turn's stream is being cancelled (`on_stop`), and with it this run: this waits
+        # to be cancelled with it rather than let the tool start.
+        await asyncio.sleep(_RUN_CANCEL_GRACE_SECONDS)
+        raise TurnStopped("the user stopped this turn")
+
     async def watch(self, on_stop: Callable[[], None]) -> None:
         """Read the stop request every `interval` until the turn is stopped (or this task is
         cancelled, when the turn ends)."""
@@ -92,39 +108,3 @@ class StopSignal:
             await asyncio.sleep(max(self._last_read + self.interval - self.clock(), 0.0))
             if await self.check():
                 return
-
-
-# The stop signal of the turn the current task belongs to. Set by the endpoint before the SDK
-# starts the turn, so the turn's task and the agent run's task see it too.
-_current_stop: ContextVar[StopSignal | None] = ContextVar("current_stop", default=None)
-
-
-def listen_for_stop(requests: StopRequests, user_id: str, interval: float) -> StopSignal:
-    signal = StopSignal(requests, user_id, interval)
-    _current_stop.set(signal)
-    return signal
-
-
-def current_stop() -> StopSignal | None:
-    return _current_stop.get()
-
-
-def stoppable(thread_id: str) -> bool:
-    """Whether the current turn can be stopped (its stream's `allow_cancel`); if it can, it
-    listens for stop requests of `thread_id` from now on."""
-    signal = _current_stop.get()
-    if signal is None:
-        return False
-    signal.thread_id = thread_id
-    return True
-
-
-async def stop_before_tool() -> None:
-    """Called as a tool starts: a turn the user stopped runs no further tool."""
-    signal = _current_stop.get()
-    if signal is None or not await signal.check(before_tool=True):
-        return
-    # The turn's stream is being cancelled (`on_stop`), and with it this run: this waits to be
-    # cancelled with it rather than let the tool start.
-    await asyncio.sleep(_RUN_CANCEL_GRACE_SECONDS)
-    raise TurnStopped("the user stopped this turn")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from todo_assistant.agent.dates import parse_date, split_due_date
+from todo_assistant.llm.local.dates import parse_date, split_due_date
 
 HELP_TEXT = (
     'I can manage your tasks. Try: "Add a task to buy groceries", "Show me all my tasks", '

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from agents import Model, ModelSettings
 from chatkit.types import InferenceOptions
 
-from todo_assistant.composer import COMPOSER_TOOLS_BY_ID
+from todo_assistant.composer_options import COMPOSER_TOOLS_BY_ID
 
 
 class UnsupportedInferenceOption(ValueError):

@@ -18,10 +18,11 @@ from chatkit.actions import Action
 from chatkit.types import ClientEffectEvent, HiddenContextItem, ThreadMetadata, WidgetItem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from todo_assistant.agent.tools import TASKS_CHANGED_EFFECT, task_summary
 from todo_assistant.context import RequestContext
+from todo_assistant.errors import Refusal
 from todo_assistant.tasks.models import Task, TaskPatch, TaskStatus
 from todo_assistant.tasks.service import TaskNotFound, TaskService
+from todo_assistant.widgets.events import action_record_text, tasks_changed
 from todo_assistant.widgets.tasks import (
     RowState,
     WidgetView,
@@ -39,18 +40,11 @@ DELETE = "task.delete"
 DELETE_CONFIRM = "task.delete.confirm"
 DELETE_CANCEL = "task.delete.cancel"
 SERVER_ACTIONS = (COMPLETE, REOPEN, DELETE, DELETE_CONFIRM, DELETE_CANCEL)
-# Hidden context items that record a click start with this, for the agent (and the local model).
-ACTION_RECORD_PREFIX = "Widget action:"
 
 
-class ActionRejected(Exception):
-    """A clear refusal: a 4xx JSON answer on the sync path, an error event when streamed."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class ActionRejected(Refusal):
+    """A widget action refused: a 4xx JSON answer on the sync path, an error event when
+    streamed."""
 
 
 class TaskActionPayload(BaseModel):
@@ -118,17 +112,12 @@ class TaskActions:
         item = await self._rebuilt(sender, view, action.type, task, state, user)
         if change is None:
             return ActionOutcome(item=item)
-        effect = ClientEffectEvent(
-            name=TASKS_CHANGED_EFFECT, data={"action": change, "task": task_summary(task)}
-        )
+        effect = tasks_changed(change, task)
         record = HiddenContextItem(
             id=record_id,
             thread_id=thread.id,
             created_at=datetime.now(),
-            content=(
-                f"{ACTION_RECORD_PREFIX} the user pressed {_BUTTONS[action.type]} on task "
-                f"{task_label(task)!r} in a task widget; the task is now {change}."
-            ),
+            content=action_record_text(_BUTTONS[action.type], task_label(task), change),
         )
         return ActionOutcome(item=item, effect=effect, record=record)
 
@@ -173,13 +162,3 @@ class TaskActions:
 
 
 _BUTTONS = {COMPLETE: "Complete", REOPEN: "Reopen", DELETE_CONFIRM: "Delete (confirmed)"}
-
-
-def recall_last_action(texts: list[str]) -> str | None:
-    """The latest recorded click, phrased for the user ("You pressed ..."), if any."""
-    for text in reversed(texts):
-        start = text.rfind(ACTION_RECORD_PREFIX)
-        if start >= 0:
-            line = text[start + len(ACTION_RECORD_PREFIX) :].strip().splitlines()[0]
-            return line.replace("the user pressed", "You pressed", 1)
-    return None

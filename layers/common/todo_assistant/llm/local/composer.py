@@ -23,8 +23,8 @@ from todo_assistant.agent.composer_input import (
     parse_attachment_text,
     parse_mentions,
 )
-from todo_assistant.agent.intents import ToolCall, parse_request
 from todo_assistant.agent.page_context import selected_task
+from todo_assistant.llm.local.intents import ToolCall, parse_request
 
 NOTE_MAX_TASKS = 20
 TITLE_MAX_CHARS = 200

@@ -14,7 +14,6 @@ import copy
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
 
 from agents import Model, ModelResponse, ModelSettings, ModelTracing, Tool, Usage
 from agents.agent_output import AgentOutputSchemaBase
@@ -38,177 +37,28 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
-from todo_assistant.actions import recall_last_action
-from todo_assistant.agent import local_composer
-from todo_assistant.agent.client_tools import (
-    CLIENT_TOOL_NAMES,
-    client_tool_reply,
-    parse_client_tool_request,
+from todo_assistant.ids import new_id
+from todo_assistant.llm.local import composer as local_composer
+from todo_assistant.llm.local.conversation import (
+    LISTED_TASK,
+    WHAT_DID_I_CLICK,
+    input_texts,
+    is_context_text,
+    latest_user_text,
+    pending_tool_result,
+    quoted,
+    recall_listed_task,
+    reply_after_tool,
 )
-from todo_assistant.agent.composer_input import is_attachment_text
-from todo_assistant.agent.intents import (
+from todo_assistant.llm.local.intents import (
     HELP_TEXT,
     MAX_REQUEST_CHARS,
     ToolCall,
-    describe_tool_result,
     parse_request,
     small_talk,
 )
-from todo_assistant.ids import new_id
-
-# Items the ChatKit converter adds after the user's own text; they are context, not requests.
-_CONTEXT_PREFIXES = ("The user is referring to this in particular", "# User-provided context")
-# How much of a message the "didn't catch that" reply quotes back.
-_QUOTED_CHARS = 80
-_HIDDEN_MARKERS = ("<SDK_HIDDEN_CONTEXT", "<HiddenContext>")
-_WHAT_DID_I_CLICK = re.compile(r"\bwhat did i (?:just )?(?:click|press|do)\b", re.IGNORECASE)
-_ORDINALS = {
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-    "tenth": 10,
-}
-# "What was the second task you listed?": answered from the tool memory in the history.
-_LISTED_TASK = re.compile(
-    r"\bwhat\s+(?:was|is)\s+the\s+(?P<which>"
-    + "|".join(_ORDINALS)
-    + r"|last|\d{1,3}(?:st|nd|rd|th))\s+(?:task|one)\s+(?:that\s+)?you\s+(?:just\s+)?"
-    r"(?:listed|showed|mentioned)\b",
-    re.IGNORECASE,
-)
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
-def latest_user_text(items: list[TResponseInputItem]) -> str:
-    for item in reversed(items):
-        if _field(item, "role") != "user":
-            continue
-        content = _field(item, "content")
-        if isinstance(content, str):
-            text = content
-        else:
-            text = "".join(
-                str(_field(part, "text") or "")
-                for part in content or []
-                if _field(part, "type") == "input_text"
-                and not is_attachment_text(str(_field(part, "text") or ""))
-            )
-        if text and not is_context_text(text):
-            return text
-    return ""
-
-
-def is_context_text(text: str) -> bool:
-    return text.startswith(_CONTEXT_PREFIXES) or any(marker in text for marker in _HIDDEN_MARKERS)
-
-
-def pending_tool_result(items: list[TResponseInputItem]) -> tuple[str, str] | None:
-    """(tool name, output) when the model is being called back after a tool ran this turn."""
-    if not items or _field(items[-1], "type") != "function_call_output":
-        return None
-    call_id = _field(items[-1], "call_id")
-    output = _field(items[-1], "output")
-    name = next(
-        (
-            str(_field(item, "name"))
-            for item in reversed(items)
-            if _field(item, "type") == "function_call" and _field(item, "call_id") == call_id
-        ),
-        "",
-    )
-    return name, output if isinstance(output, str) else json.dumps(output)
-
-
-def _quoted(text: str) -> str:
-    short = " ".join(text.split())
-    return repr(short if len(short) <= _QUOTED_CHARS else short[:_QUOTED_CHARS] + "…")
-
-
-def _input_texts(items: list[TResponseInputItem]) -> list[str]:
-    texts: list[str] = []
-    for item in items:
-        content = _field(item, "content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts.extend(str(_field(part, "text") or "") for part in content)
-    return texts
-
-
-def _call_arguments(items: list[TResponseInputItem], call_id: object) -> dict[str, Any]:
-    for item in reversed(items):
-        if _field(item, "type") == "function_call" and _field(item, "call_id") == call_id:
-            try:
-                arguments = json.loads(str(_field(item, "arguments") or "{}"))
-            except ValueError:
-                return {}
-            return arguments if isinstance(arguments, dict) else {}
-    return {}
-
-
-def recall_listed_task(items: list[TResponseInputItem], which: str) -> str:
-    """The n-th task of the latest `list_tasks` output the model was given: on a later turn
-    that is the tool memory in the history (tool_memory.py), not the model's own summary."""
-    names = {
-        _field(item, "call_id"): _field(item, "name")
-        for item in items
-        if _field(item, "type") == "function_call"
-    }
-    listed: list[Any] | None = None
-    for item in reversed(items):
-        if (
-            _field(item, "type") == "function_call_output"
-            and names.get(_field(item, "call_id")) == "list_tasks"
-        ):
-            try:
-                result = json.loads(str(_field(item, "output")))
-            except ValueError:
-                continue
-            tasks = result.get("tasks") if isinstance(result, dict) else None
-            if isinstance(tasks, list):
-                listed = tasks
-                break
-    if listed is None:
-        return "I haven't listed any tasks in this conversation yet."
-    if not listed:
-        return "The last list I showed you had no tasks in it."
-    which = which.lower()
-    position = len(listed) if which == "last" else _ORDINALS.get(which) or int(which[:-2])
-    if not 1 <= position <= len(listed):
-        return f"I only listed {len(listed)} task{'s' if len(listed) != 1 else ''}."
-    task = listed[position - 1]
-    if not isinstance(task, dict):
-        return "I couldn't read that list again."
-    return f"The {which} task I listed was #{task.get('number')} {task.get('title')}."
-
-
-def reply_after_tool(items: list[TResponseInputItem], name: str, output: str) -> str:
-    """The answer once a tool ran: short when a widget already shows the details."""
-    if name in CLIENT_TOOL_NAMES:
-        arguments = _call_arguments(items, _field(items[-1], "call_id"))
-        return client_tool_reply(name, arguments, output)
-    try:
-        result = json.loads(output)
-    except ValueError:
-        result = None
-    if (
-        name == "list_tasks"
-        and isinstance(result, dict)
-        and result.get("ok")
-        and result.get("widget")
-        and result.get("tasks")
-    ):
-        return f"You have {result.get('message')}."
-    return describe_tool_result(name, output)
+from todo_assistant.llm.local.phrases import parse_client_tool_request
+from todo_assistant.widgets.events import recall_last_action
 
 
 def split_deltas(text: str, words_per_delta: int = 3) -> list[str]:
@@ -261,10 +111,10 @@ class LocalTodoModel(Model):
             mentioned = ", ".join(f"@{tag}" for tag in turn.missing_mentions)
             return self._message(f"I couldn't find the task you mentioned ({mentioned}).")
         text = local_composer.with_references(turn, instructions) or latest_user_text(items)
-        if _WHAT_DID_I_CLICK.search(text):
-            recalled = recall_last_action(_input_texts(items))
+        if WHAT_DID_I_CLICK.search(text):
+            recalled = recall_last_action(input_texts(items))
             return self._message(recalled or "You haven't pressed any task buttons yet.")
-        if listed := _LISTED_TASK.search(text):
+        if listed := LISTED_TASK.search(text):
             return self._message(recall_listed_task(items, listed["which"]))
         if local_composer.model_question(text):
             return self._message(f"You're talking to {self.name} (the offline local model).")
@@ -280,7 +130,7 @@ class LocalTodoModel(Model):
                 f"That message is too long for me to read as a task request. {HELP_TEXT}"
             )
         reply = small_talk(text) or (
-            f"Sorry, I didn't catch a task request in {_quoted(text)}. {HELP_TEXT}"
+            f"Sorry, I didn't catch a task request in {quoted(text)}. {HELP_TEXT}"
             if text
             else HELP_TEXT
         )

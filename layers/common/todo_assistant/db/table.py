@@ -7,6 +7,7 @@ Nothing ever scans.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import (
@@ -18,8 +19,6 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
-
-from todo_assistant.config import Settings
 
 # What the index carries besides its keys: the discriminator and the thread payload, so the
 # thread list is one Query. Item rows name their payload differently, so an item's entry in
@@ -129,31 +128,36 @@ ROW_CLASSES: tuple[type[TableRow], ...] = (
 )
 
 
-def bind_table(settings: Settings, *, reconnect: bool = False) -> None:
-    """Point every row class at the configured table/endpoint.
+@dataclass(frozen=True, slots=True)
+class TableBinding:
+    """Which table the row classes use, where, and how patiently (wiring/ reads it from
+    the configuration)."""
+
+    table_name: str
+    region: str
+    endpoint: str | None = None
+    connect_timeout_seconds: float = 2
+    read_timeout_seconds: float = 5
+    max_retry_attempts: int = 3
+
+
+def bind_table(binding: TableBinding, *, reconnect: bool = False) -> None:
+    """Point every row class at the table of `binding`.
 
     Binding again to the same table and endpoint keeps the connection (and its client): the
     builders of a process's objects each make sure the table is bound, and it is bound once.
     `reconnect` drops the connection anyway (its sockets died with a SnapStart snapshot).
     """
     meta: Any = TableRow.Meta
-    binding = (
-        settings.table_name,
-        settings.aws_region,
-        settings.dynamodb_endpoint,
-        settings.dynamodb_connect_timeout_seconds,
-        settings.dynamodb_read_timeout_seconds,
-        settings.dynamodb_max_retry_attempts,
-    )
     if not reconnect and getattr(meta, "bound_to", None) == binding and TableRow._connection:
         return
     meta.bound_to = binding
-    meta.table_name = settings.table_name
-    meta.region = settings.aws_region
-    meta.host = settings.dynamodb_endpoint
-    meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_seconds
-    meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
-    meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
+    meta.table_name = binding.table_name
+    meta.region = binding.region
+    meta.host = binding.endpoint
+    meta.connect_timeout_seconds = binding.connect_timeout_seconds
+    meta.read_timeout_seconds = binding.read_timeout_seconds
+    meta.max_retry_attempts = binding.max_retry_attempts
     for cls in ROW_CLASSES:
         cls._connection = None
     # pynamodb caches a connection (and a botocore client, ~65 ms to create) per class; the row
@@ -161,6 +165,14 @@ def bind_table(settings: Settings, *, reconnect: bool = False) -> None:
     shared = TableRow._get_connection()
     for cls in ROW_CLASSES:
         cls._connection = shared
+
+
+def reconnect_table() -> None:
+    """Drop the row classes' connection and open a new one to the table they are bound to
+    (after a SnapStart restore); unbound: nothing to do."""
+    binding = getattr(TableRow.Meta, "bound_to", None)
+    if isinstance(binding, TableBinding):
+        bind_table(binding, reconnect=True)
 
 
 def create_table_if_missing() -> None:

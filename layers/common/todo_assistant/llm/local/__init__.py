@@ -1,0 +1,1 @@
+"""The offline model: a deterministic Agents SDK model that reads everyday Todo phrasing."""
