@@ -46,7 +46,7 @@ from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.agent.tool_memory import tool_call_record
-from todo_assistant.chat.server import TodoChatKitServer
+from todo_assistant.chat.server import TodoChatKitServer, TurnLimits
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.ids import new_id
@@ -124,8 +124,10 @@ async def measure(settings: Settings, counter: DynamoCallCounter) -> list[list[o
         store,
         build_todo_agent(model, tasks),
         tasks=tasks,
-        history_item_limit=settings.history_item_limit,
-        history_token_budget=settings.history_token_budget,
+        limits=TurnLimits(
+            history_item_limit=settings.history_item_limit,
+            history_token_budget=settings.history_token_budget,
+        ),
     )
     counter.install()
     real = o200k_counter()

@@ -15,6 +15,7 @@ from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMeta
 
 from todo_assistant.context import RequestContext
 from todo_assistant.db.keys import sortable_time
+from todo_assistant.limits import RateLimiter
 from todo_assistant.store.base import TodoStore
 from todo_assistant.store.request_scope import RequestScope
 
@@ -100,11 +101,16 @@ class MemoryChatKitStore(TodoStore):
     ) -> None:
         # An upsert, like the DynamoDB store: the agents bridge may save an item twice.
         scope = context.scope
-        if item.type == "user_message" and isinstance(scope, RequestScope) and scope.turn_limiter:
+        limiter = scope.turn_limiter if isinstance(scope, RequestScope) else None
+        if (
+            item.type == "user_message"
+            and isinstance(scope, RequestScope)
+            and isinstance(limiter, RateLimiter)
+        ):
             # The turn's count stays a DynamoDB row here, as it was before the DynamoDB store
             # folded it into the message's write: the baseline keeps one table call per turn,
             # so the ratios stay comparable with earlier runs.
-            await scope.turn_limiter.check(context.user_id)
+            await limiter.check(context.user_id)
             scope.turn_limiter = None
         await self.save_item(thread_id, item, context)
 

@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -41,9 +41,8 @@ from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.service import TaskService
-from todo_assistant.web.session_app import SessionDependencies
 from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies, build_store
-from todo_assistant.wiring.session import build_session_app
+from todo_assistant.wiring.session import build_session_app, build_session_dependencies
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,
@@ -238,7 +237,8 @@ def memory_app(settings: Settings) -> tuple[PathRouter, DynamoCallCounter | None
     deps = build_chatkit_dependencies(
         settings, model_factory=bench_model, store=MemoryChatKitStore(), tasks=tasks
     )
-    session = build_session_app(settings, SessionDependencies(secrets=deps.secrets, tasks=tasks))
+    in_memory = replace(build_session_dependencies(settings), secrets=deps.secrets, tasks=tasks)
+    session = build_session_app(settings, in_memory)
     chatkit = build_chatkit_app(settings, deps)
     counter = DynamoCallCounter()  # the rate limit's calls, timed like the store's
     counter.install()

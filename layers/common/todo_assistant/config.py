@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4.1-mini"
     openai_api: Literal["responses", "chat_completions"] = "responses"
     litellm_model: str = "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"
-    # Requests to the model (agent/request_settings.py): the OpenAI client's own bounded
+    # Requests to the model (llm/request_settings.py): the OpenAI client's own bounded
     # retries (it honours Retry-After), the per-attempt timeout, whether OpenAI keeps the
     # response (this backend keeps the history itself), and a cap on output tokens.
     openai_max_retries: int = Field(default=2, ge=0, le=10)
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float | None = Field(default=None, gt=0)
     function_timeout_seconds: float | None = Field(default=None, gt=0)
     turn_deadline_margin_seconds: float = Field(default=10.0, ge=0)
-    # How often a streaming turn reads its thread's stop request (agent/stop.py): Stop takes
+    # How often a streaming turn reads its thread's stop request (chat/stop.py): Stop takes
     # effect within about this long; each read is one strongly consistent GetItem.
     stop_check_seconds: float = Field(default=0.5, ge=0.05, le=10)
     # Threads untouched this long expire (DynamoDB TTL); 0 keeps them forever.

@@ -78,14 +78,14 @@ class TurnMetrics:
     tool_names: frozenset[str] = frozenset()
     # The `x-request-id` of the request that started the turn (for log lines, never a metric).
     request_id: str | None = None
-    # Why the turn failed, one of agent/model_errors.py's FAILURE_KINDS; None if it did not.
+    # Why the turn failed, one of chat/model_errors.py's FAILURE_KINDS; None if it did not.
     failure: str | None = None
     started: float = field(default_factory=time.perf_counter)
     first_event_ms: float | None = None
     duration_ms: float | None = None
     errors: int = 0
     disconnected: bool = False
-    # The user pressed Stop (agent/stop.py).
+    # The user pressed Stop (chat/stop.py).
     was_stopped: bool = False
     tools: Counter[str] = field(default_factory=Counter)
     _open_parties: int = 2

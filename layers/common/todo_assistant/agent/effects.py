@@ -3,7 +3,7 @@
 `threads.retry_after_item` answers a user message again: ChatKit deletes the old answer and runs
 the agent once more, and the model makes its tool calls again. Without a memory of them, "Add a
 task to water the plants" followed by Retry leaves two tasks. The effects ledger is that memory:
-one record per user message (row `THREAD#<thread>#EFFECTS#<message>`, `store/keys.py`) mapping
+one record per user message (row `THREAD#<thread>#EFFECTS#<message>`, `db/keys.py`) mapping
 each call of a task-changing tool to the result it returned.
 
 - A call is its tool's name, its arguments as canonical JSON (defaults filled in, text with case

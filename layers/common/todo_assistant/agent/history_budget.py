@@ -24,7 +24,7 @@ text (ids, base64, emoji, rare CJK characters) can take up to about 2.2x more to
 estimated; never more than 3x, since no token is shorter than a byte.
 
 The items the budget chooses from are the newest HISTORY_ITEM_LIMIT items, read with the thread
-in the turn's one opening Query (store/chatkit_store.py): the read stays one call whatever the
+in the turn's one opening Query (store/dynamo.py): the read stays one call whatever the
 thread's length.
 """
 

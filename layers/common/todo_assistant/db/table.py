@@ -1,4 +1,4 @@
-"""The single DynamoDB table and its row types (pynamodb). Keys: `store/keys.py`.
+"""The single DynamoDB table and its row types (pynamodb). Keys: `db/keys.py`.
 
 Direct reads, upserts and deletes go by the primary key; the thread list and item-id lookups go
 through the local secondary index `by_order`, which (unlike a GSI) is strongly consistent.

@@ -1,7 +1,7 @@
 """The composer's model picker and tool menu: `inference_options` -> the run's overrides.
 
 `inference_options.model` must be one of the allowed models (ALLOWED_MODELS plus the
-configured one); `inference_options.tool_choice.id` must be a composer tool id (composer.py),
+configured one); `inference_options.tool_choice.id` must be a composer tool id (composer_options.py),
 which forces the agent tool it stands for on the turn's first model call (the Agents SDK
 resets a forced tool choice once a tool ran). Both are checked before anything is written.
 """

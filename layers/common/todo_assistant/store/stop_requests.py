@@ -3,7 +3,7 @@
 In Lambda a function never sees its reader leave, and the request that asks to stop may reach
 another instance than the turn's: the two meet in the table. `POST /chatkit/cancel` writes the
 thread's stop row (`keys.cancel_sk`) in the caller's own partition, so nobody can stop another
-user's turn; the running turn reads that row (agent/stop.py) and stops when the request is
+user's turn; the running turn reads that row (chat/stop.py) and stops when the request is
 newer than the turn itself, so a request left over from an earlier turn never stops a later
 one. One row per thread, overwritten by each request, expiring by TTL once no turn it could
 concern can still be running.

@@ -3,7 +3,7 @@
 The turn runs detached from its reader: a reader that leaves mid-answer does not abort it, it
 finishes and is saved whole (which is also what happens in Lambda, where a streamed invocation
 runs on after a disconnect). What may stop it early is its deadline, or a stop request from
-the user (agent/stop.py), which it listens for only where it streams as it is written.
+the user (chat/stop.py), which it listens for only where it streams as it is written.
 """
 
 from __future__ import annotations
