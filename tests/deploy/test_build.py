@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.cfn import ROOT
-from tests.deploy.test_imports import ENVIRONMENT
+from tests.support.lambda_functions import LAMBDA_ENVIRONMENT
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,7 @@ def artifact() -> Artifact:
 
 def isolated_env() -> dict[str, str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(BUILD_ROOT), "LANG": "C.UTF-8"}
-    env.update(ENVIRONMENT)
+    env.update(LAMBDA_ENVIRONMENT)
     return env
 
 

@@ -12,83 +12,36 @@ from __future__ import annotations
 
 import copy
 import gc
-import importlib.util
 import json
 import secrets
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from moto import mock_aws
 
-from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template
+from tests.deploy.cfn import Resolver, default_refs, load_template
 from tests.deploy.identity import AUDIENCE, ISSUER, IdentityProvider, identity_provider
-from tests.deploy.test_snapstart import fake_runtime_module
+from tests.support.lambda_functions import (
+    EVENTS,
+    Function,
+    assert_turn,
+    fake_runtime_module,
+    import_function,
+    item_types,
+    kinds_of,
+)
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import get_settings
 from todo_assistant.db.table import create_table_if_missing
 from todo_assistant.wiring.shared import bind_table, build_client_secrets
-from todo_assistant_dev.mint_secret import fill_placeholders
-
-EVENTS = ROOT / "events"
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def sse(self) -> list[dict[str, Any]]:
-        """Mangum buffers the stream: split the body back into its SSE events."""
-        assert self.headers.get("content-type", "").startswith("text/event-stream"), self.headers
-        events = []
-        for block in self.body.split("\n\n"):
-            if block.strip():
-                assert block.startswith("data: "), block[:80]
-                events.append(json.loads(block[len("data: ") :]))
-        return events
-
-
-@dataclass
-class Function:
-    module: ModuleType
-    used: set[str]
-
-    @property
-    def app(self) -> FastAPI:
-        app: FastAPI = self.module.app
-        return app
-
-    def invoke(self, name: str, **values: str) -> Reply:
-        """Run events/<function>/<name>.json through the function's Mangum `handler`."""
-        path = EVENTS / self.module.FUNCTION_DIR / f"{name}.json"
-        self.used.add(str(path.relative_to(EVENTS)))
-        event = json.loads(fill_placeholders(path.read_text(), values))
-        context = SimpleNamespace(
-            aws_request_id=event["requestContext"]["requestId"],
-            function_name=f"todo-assistant-test-{self.module.FUNCTION_DIR}",
-            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test:live",
-            memory_limit_in_mb=1024,
-            get_remaining_time_in_millis=lambda: 60_000,
-        )
-        handler: Handler = self.module.handler
-        response = handler(event, context)
-        assert not response.get("isBase64Encoded"), "JSON and SSE must not be base64 encoded"
-        headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-        return Reply(response["statusCode"], headers, response.get("body") or "")
 
 
 @dataclass
@@ -99,17 +52,6 @@ class Deployed:
     identity: IdentityProvider
     environments: dict[str, dict[str, str]]
     runtime: ModuleType
-
-
-def import_function(directory: str) -> ModuleType:
-    """Import functions/<directory>/app.py under its own name (both files are `app`)."""
-    path = ROOT / "functions" / directory / "app.py"
-    spec = importlib.util.spec_from_file_location(f"deployed_{directory}_app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.FUNCTION_DIR = directory
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -172,28 +114,6 @@ def deployed() -> Iterator[Deployed]:
 def fresh_user(deployed: Deployed) -> tuple[str, str]:
     user = f"alice-{uuid.uuid4().hex[:8]}"
     return user, deployed.secrets.issue(user).client_secret
-
-
-def kinds_of(events: list[dict[str, Any]]) -> list[str]:
-    return [event["type"] for event in events]
-
-
-def item_types(events: list[dict[str, Any]], event_type: str) -> list[str]:
-    return [e["item"]["type"] for e in events if e["type"] == event_type]
-
-
-def assert_turn(events: list[dict[str, Any]], *, creates_thread: bool) -> None:
-    """One user turn: (thread.created,) the user message, then the assistant's reply."""
-    kinds = kinds_of(events)
-    if creates_thread:
-        assert kinds[0] == "thread.created", kinds
-    user_done = kinds.index("thread.item.done")
-    assert events[user_done]["item"]["type"] == "user_message", events[user_done]
-    added = [i for i, e in enumerate(events) if e["type"] == "thread.item.added"]
-    assert added and added[0] > user_done, kinds
-    assert "thread.item.updated" in kinds[added[0] :], "text arrives as deltas after added"
-    assert item_types(events, "thread.item.done")[-1] == "assistant_message", kinds
-    assert "error" not in kinds, events
 
 
 def test_template_environment_is_lambda_like(deployed: Deployed) -> None:

@@ -11,7 +11,7 @@ import cfnlint.api
 from cfnlint.decode import cfn_yaml
 
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template
-from tests.deploy.test_template import REQUIRED
+from tests.support.template import REQUIRED_PARAMETERS
 
 FRONTEND_PATH = ROOT / "infra" / "frontend.yaml"
 DEPLOY_SCRIPT = ROOT / "scripts" / "deploy-frontend.sh"
@@ -33,7 +33,7 @@ def hosting() -> Resolver:
 
 
 def backend(**overrides: str) -> Resolver:
-    return Resolver(load_template(), {**REQUIRED, **overrides}, default_refs())
+    return Resolver(load_template(), {**REQUIRED_PARAMETERS, **overrides}, default_refs())
 
 
 def test_cfn_lint_reports_nothing() -> None:

@@ -17,23 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.deploy.cfn import ROOT
-
-ENVIRONMENT = {
-    "AWS_LAMBDA_FUNCTION_NAME": "todo-assistant-import-test",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "TABLE_NAME": "todo-assistant-import-test",
-    "LARGE_ITEM_BUCKET": "todo-assistant-import-test",
-    "DYNAMODB_ENDPOINT": "http://127.0.0.1:9",
-    "AUTH_MODE": "oidc",
-    "OIDC_ISSUER": "https://idp.example.test/",
-    "OIDC_AUDIENCE": "todo-web",
-    "TOKEN_SIGNING_KEY": "import-test-signing-key-0123456789abcdef",
-    "MODEL_PROVIDER": "local",
-    "LOG_LEVEL": "WARNING",
-}
+from tests.support.lambda_functions import LAMBDA_ENVIRONMENT
 
 PROBE = """
 import json, sys
@@ -81,7 +65,7 @@ class State:
 
 def run_probe(function: str, probe: str, extra_env: dict[str, str] | None = None) -> object:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TOKEN_"))}
-    env.update(ENVIRONMENT)
+    env.update(LAMBDA_ENVIRONMENT)
     env.update(extra_env or {})
     path = str(ROOT / "functions" / function)
     result = subprocess.run(

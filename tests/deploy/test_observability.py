@@ -13,7 +13,7 @@ import pytest
 from cfnlint.decode import cfn_yaml
 
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template
-from tests.deploy.test_template import REQUIRED
+from tests.support.template import REQUIRED_PARAMETERS
 from todo_assistant.metrics import RATE_LIMIT_SCOPES
 
 INFRA_PATH = ROOT / "infra" / "observability.yaml"
@@ -62,7 +62,7 @@ def app_metric_names() -> set[str]:
 
 
 def service_names() -> dict[str, str]:
-    resolver = Resolver(load_template(), REQUIRED, default_refs())
+    resolver = Resolver(load_template(), REQUIRED_PARAMETERS, default_refs())
     return {
         logical_id: resolver.function_environment(logical_id)["POWERTOOLS_SERVICE_NAME"]
         for logical_id in ("ChatKitFunction", "SessionFunction")
@@ -207,7 +207,7 @@ def test_template_deploys_it_as_a_nested_application() -> None:
     required = {name for name, spec in nested.items() if "Default" not in spec}
     assert required <= passed <= set(nested)
     functions = {"ChatKitFunction": "chatkit-fn", "SessionFunction": "session-fn"}
-    resolver = Resolver(template, REQUIRED, {**default_refs(), **functions})
+    resolver = Resolver(template, REQUIRED_PARAMETERS, {**default_refs(), **functions})
     parameters = resolver.resource("Observability")["Properties"]["Parameters"]
     assert parameters["ChatKitLogGroupName"] == default_refs()["ChatKitLogGroup"]
     assert parameters["ChatKitTimeoutSeconds"] == "120"
@@ -226,7 +226,7 @@ def test_service_dimensions_match_the_functions() -> None:
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_functions_put_the_environment_dimension(environment: str) -> None:
     resolver = Resolver(
-        load_template(), {**REQUIRED, "EnvironmentName": environment}, default_refs()
+        load_template(), {**REQUIRED_PARAMETERS, "EnvironmentName": environment}, default_refs()
     )
     for logical_id in ("ChatKitFunction", "SessionFunction"):
         env = resolver.function_environment(logical_id)

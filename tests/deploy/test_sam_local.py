@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.deploy.cfn import ROOT, Resolver, default_refs, load_template, sam_local_environment
-from tests.deploy.test_events import EVENTS, Function, assert_turn, import_function
+from tests.support.lambda_functions import EVENTS, Function, assert_turn, import_function
 from todo_assistant.config import get_settings
 from todo_assistant.db.table import create_table_if_missing
 from todo_assistant.wiring.shared import bind_table

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities import parameters
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.support.lambda_functions import fake_runtime_module
 from todo_assistant import first_use
 from todo_assistant.config import Settings
 from todo_assistant.db.table import ROW_CLASSES, TableRow
@@ -43,16 +43,6 @@ def unfrozen() -> Iterator[None]:
 def no_first_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing registered by the apps other tests built in this process."""
     monkeypatch.setattr(first_use, "_registered", [])
-
-
-def fake_runtime_module() -> ModuleType:
-    """The Lambda runtime's snapshot_restore_py (not on PyPI's path here): same two calls."""
-    module = ModuleType("snapshot_restore_py")
-    module.before: list[tuple[Any, ...]] = []  # type: ignore[attr-defined,misc]
-    module.after: list[tuple[Any, ...]] = []  # type: ignore[attr-defined,misc]
-    module.register_before_snapshot = lambda f, *a, **k: module.before.append((f, a, k)) or f  # type: ignore[attr-defined]
-    module.register_after_restore = lambda f, *a, **k: module.after.append((f, a, k)) or f  # type: ignore[attr-defined]
-    return module
 
 
 def test_warm_modules_exist_in_the_pinned_dependencies() -> None:

@@ -12,16 +12,15 @@ import cfnlint.api
 import pytest
 
 from tests.deploy.cfn import PSEUDO, ROOT, TEMPLATE_PATH, Resolver, default_refs, load_template
+from tests.support.template import REQUIRED_PARAMETERS
 from todo_assistant.db.table import TableRow
 
-# Parameters a deployment must choose: there is no sensible default for the sign-in issuer.
-REQUIRED = {"OidcIssuer": "https://idp.example.test/", "OidcAudience": "todo-web"}
 REFS = default_refs()
 TABLE_ARN = REFS["Table.Arn"]
 
 
 def resolver(**overrides: str) -> Resolver:
-    return Resolver(load_template(), {**REQUIRED, **overrides}, REFS)
+    return Resolver(load_template(), {**REQUIRED_PARAMETERS, **overrides}, REFS)
 
 
 def test_cfn_lint_reports_nothing_not_even_informational() -> None:
@@ -153,7 +152,7 @@ def test_session_function_is_buffered_and_light() -> None:
         "DELETE",
     }
     assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and fn["AutoPublishAlias"]
-    assert (env["OIDC_ISSUER"], env["OIDC_AUDIENCE"]) == tuple(REQUIRED.values())
+    assert (env["OIDC_ISSUER"], env["OIDC_AUDIENCE"]) == tuple(REQUIRED_PARAMETERS.values())
     assert env["AUTH_MODE"] == "oidc"
     assert not {"OPENAI_API_KEY_SECRET_ID", "CHATKIT_WORKFLOW_ID"} & set(env)
     # GET /me/export writes its document there; DELETE /me erases the user's objects.
@@ -377,7 +376,7 @@ def test_samconfig_environments(environment: str) -> None:
     assert overrides["EnvironmentName"] == environment and overrides["Target"] == "aws"
     # Only the identity provider is left for the deployer to fill in (docs/deploy.md).
     missing = {n for n, spec in parameters.items() if "Default" not in spec and n not in overrides}
-    assert missing == set(REQUIRED)
+    assert missing == set(REQUIRED_PARAMETERS)
 
 
 def test_samconfig_local_invoke_uses_the_sam_local_target() -> None:

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from agents import set_tracing_disabled
 
-from tests.conftest import bound_settings
+from tests.support.e2e import OpenAIStack, Stack, start_openai_stack, start_stack
 from tests.support.fake_openai import FakeOpenAI, run_fake_openai
-from todo_assistant.config import Settings
+from tests.support.settings import bound_settings
 from todo_assistant.llm.local.model import LocalTodoModel
-from todo_assistant.wiring.chatkit import build_chatkit_app, build_chatkit_dependencies
-from todo_assistant.wiring.session import build_session_app
-from todo_assistant_dev.live_server import live_server
-from todo_assistant_dev.stack import PathRouter
-
-set_tracing_disabled(True)
 
 
 class GatedModel(LocalTodoModel):
@@ -47,25 +39,6 @@ class GatedModel(LocalTodoModel):
             yield event
 
 
-@dataclass
-class Stack:
-    base_url: str
-    settings: Settings
-    model: LocalTodoModel
-
-
-def start_stack(settings: Settings, model: LocalTodoModel) -> Iterator[Stack]:
-    # The local model answers as the configured model, and as any other allowed one.
-    model.name = settings.default_model
-    deps = build_chatkit_dependencies(
-        settings,
-        model_factory=lambda model_id: model if model_id is None else model.named(model_id),
-    )
-    app = PathRouter(build_chatkit_app(settings, deps), build_session_app(settings))
-    with live_server(app) as base_url:
-        yield Stack(base_url, settings, model)
-
-
 @pytest.fixture
 def stack(moto_endpoint: str) -> Iterator[Stack]:
     settings = bound_settings(moto_endpoint, moto_endpoint, max_request_bytes=64_000)
@@ -84,37 +57,10 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@dataclass
-class OpenAIStack:
-    """The real apps built from settings alone (MODEL_PROVIDER=openai), on the fake server."""
-
-    base_url: str
-    settings: Settings
-    fake: FakeOpenAI
-
-
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
     with run_fake_openai() as fake:
         yield fake
-
-
-def start_openai_stack(
-    moto_endpoint: str, fake: FakeOpenAI, api: str, **overrides: object
-) -> Iterator[OpenAIStack]:
-    settings = bound_settings(
-        moto_endpoint,
-        moto_endpoint,
-        model_provider="openai",
-        openai_api_key="sk-test-not-a-real-key",
-        openai_base_url=fake.api_url,
-        openai_api=api,
-        openai_model="gpt-test",
-        **overrides,
-    )
-    app = PathRouter(build_chatkit_app(settings), build_session_app(settings))
-    with live_server(app) as base_url:
-        yield OpenAIStack(base_url, settings, fake)
 
 
 @pytest.fixture(params=["responses", "chat_completions"])

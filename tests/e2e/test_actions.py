@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
 from tests.support.chat import assistant_text, button_types, task_rows, widget_items
+from tests.support.e2e import Stack, start_stack
+from tests.support.settings import bound_settings
 from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import (
     ChatKitClient,

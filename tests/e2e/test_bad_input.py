@@ -7,9 +7,9 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import DEV_KEY
+from tests.support.partitions import partition_keys
+from tests.support.settings import DEV_KEY
 from tests.support.tokens import forge_client_secret
-from tests.unit.test_chatkit_store import partition_keys
 from todo_assistant_dev.chat_client import (
     ChatKitClient,
     add_message_request,

@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
+from tests.support.e2e import Stack, start_stack
 from tests.support.oidc import (
     SIGNING_KEY,
     IdentityProvider,
     oidc_overrides,
     run_identity_provider,
 )
+from tests.support.settings import bound_settings
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.llm.local.model import LocalTodoModel
 

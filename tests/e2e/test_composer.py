@@ -11,9 +11,9 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import BUCKET, bound_settings
-from tests.e2e.conftest import Stack, start_stack
-from tests.security.conftest import partition_items
+from tests.support.e2e import Stack, start_stack
+from tests.support.partitions import partition_items
+from tests.support.settings import BUCKET, bound_settings
 from todo_assistant.db import keys
 from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import ChatKitClient, user_message

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
+from tests.support.e2e import Stack, start_stack
+from tests.support.settings import bound_settings
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.llm.local.model import LocalTodoModel
@@ -91,6 +91,7 @@ async def test_dynamodb_faults_under_concurrent_chat_lose_and_duplicate_nothing(
 
     # The service still answers, for every user, once the faults stop.
     after, _ = await chat_load(stack.base_url, USERS, 1)
+    assert len(after) == USERS, after
     assert all(t.completed for t in after), [t.error for t in after]
 
     direct = bound_settings(dynamodb_local_endpoint, moto_endpoint, **NO_LIMITS)
@@ -129,7 +130,9 @@ class FailingModel(LocalTodoModel):
 async def test_a_failing_model_under_concurrent_chat(moto_endpoint):
     settings = bound_settings(moto_endpoint, moto_endpoint, **NO_LIMITS)
     model = FailingModel()
+    runs = 0
     for stack in run_stack(settings, model):
+        runs += 1
         turns, threads = await chat_load(stack.base_url, USERS, TURNS)
         messages, titles = await stored(settings, threads)
         figures = check_turns(turns, messages, titles)
@@ -141,3 +144,4 @@ async def test_a_failing_model_under_concurrent_chat(moto_endpoint):
         assert {t.error.split(":")[0] for t in turns if t.error} == {"sse"}
         # Every failed turn kept its acknowledged message (retry works from it).
         assert figures.acknowledged == len(turns)
+    assert runs == 1, "the stack never started"

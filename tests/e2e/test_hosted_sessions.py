@@ -25,9 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import ROOT, make_settings
 from tests.support.logs import captured_logs
 from tests.support.oidc import IdentityProvider, oidc_overrides, run_identity_provider
+from tests.support.paths import ROOT
+from tests.support.settings import make_settings
 from todo_assistant.config import ConfigurationError, Settings
 from todo_assistant.wiring.session import (
     build_hosted_sessions,

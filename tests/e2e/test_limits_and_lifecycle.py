@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
+from tests.support.e2e import Stack, start_stack
+from tests.support.settings import bound_settings
 from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
-from tests.e2e.test_openai_conversations import run_conversation
+from tests.support.conversation import run_conversation
+from tests.support.e2e import Stack, start_stack
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.settings import bound_settings
 
 pytestmark = pytest.mark.e2e
 

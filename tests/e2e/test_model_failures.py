@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import OpenAIStack, start_openai_stack
+from tests.support.e2e import OpenAIStack, start_openai_stack
 from tests.support.fake_openai import Call, DropAfter, Fail, FakeOpenAI, Plan, Say, Stall
 from tests.support.logs import CapturedLogs, captured_logs
 from todo_assistant.agent.history import FAILED_TURN_NOTE, is_failed_turn_marker

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import DEV_KEY, make_settings
+from tests.support.settings import DEV_KEY, make_settings
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.config import ConfigurationError
 from todo_assistant.wiring.session import build_session_app

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from chatkit.types import AssistantMessageItem, SDKHiddenContextItem
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
+from tests.support.e2e import Stack, start_stack
+from tests.support.settings import bound_settings
 from tests.support.slow_model import ANSWER, ANSWER_DELTAS, TASK_TITLE, SlowTalker, slow_request
 from todo_assistant.context import RequestContext
 from todo_assistant.db import keys

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import Stack, start_stack
 from tests.support.chat import assistant_text
 from tests.support.ddb_calls import count_dynamodb_calls
+from tests.support.e2e import Stack, start_stack
+from tests.support.settings import bound_settings
 from tests.support.threads import everyday_thread, seed_thread
 from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.history_budget import estimate_input_tokens

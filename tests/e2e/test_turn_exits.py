@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import bound_settings
-from tests.e2e.conftest import OpenAIStack, Stack, start_openai_stack, start_stack
-from tests.e2e.test_retry_effects import Chat, answer, cards, effects, shown
+from tests.support.e2e import OpenAIStack, Stack, start_openai_stack, start_stack
 from tests.support.fake_openai import Call, Fail, FakeOpenAI, Say
 from tests.support.faulty_table import faulty_table
+from tests.support.http_chat import Chat, answer, cards, effects, shown
+from tests.support.settings import bound_settings
 from todo_assistant.agent.history import FAILED_TURN_NOTE, is_failed_turn_marker
 from todo_assistant.chat.model_errors import FAILURES
 from todo_assistant.context import RequestContext

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import CaseCounter, World, fresh_user_id, sse_events
+from tests.support.security import CaseCounter, World, fresh_user_id, sse_events
 from todo_assistant.db import keys
 
 pytestmark = pytest.mark.e2e

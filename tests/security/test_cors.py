@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.security.conftest import World
 from tests.support.oidc import oidc_overrides
+from tests.support.security import World
+from tests.support.settings import make_settings
 from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.live_server import live_server
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.conftest import DEV_KEY, ROOT
+from tests.support.paths import ROOT
+from tests.support.settings import DEV_KEY
 
 SESSION_FUNCTION = ROOT / "functions" / "session" / "app.py"
 

@@ -14,9 +14,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import make_settings
-from tests.security.conftest import CaseCounter
 from tests.support.oidc import IdentityProvider, SigningKey, oidc_overrides, run_identity_provider
+from tests.support.security import CaseCounter
+from tests.support.settings import make_settings
 from todo_assistant.wiring.session import build_session_app
 from todo_assistant_dev.live_server import live_server
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from chatkit.types import ChatKitReq
 
-from tests.security.conftest import CaseCounter, Targets, World, sse_events
+from tests.support.security import CaseCounter, Targets, World, sse_events
 from todo_assistant.ids import new_id
 from todo_assistant_dev.chat_client import add_message_request, user_message
 

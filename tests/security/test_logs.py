@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from tests.security.conftest import World, fresh_user_id, sse_events
 from tests.support.logs import captured_logs
 from tests.support.oidc import SIGNING_KEY
+from tests.support.security import World, fresh_user_id, sse_events
 from todo_assistant_dev.chat_client import add_message_request, create_thread_request
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import BUCKET
-from tests.security.conftest import CaseCounter, World, fresh_user_id, sse_events
+from tests.support.security import CaseCounter, World, fresh_user_id, sse_events
+from tests.support.settings import BUCKET
 from todo_assistant.db import keys
 from todo_assistant_dev.chat_client import create_thread_request
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.conftest import CaseCounter, World, fresh_user_id, partition_items, sse_events
+from tests.support.partitions import partition_items
+from tests.support.security import CaseCounter, World, fresh_user_id, sse_events
 from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import jwt
 import pytest
 
-from tests.security.conftest import World, partition_items
 from tests.support.oidc import SIGNING_KEY, SigningKey, hs256_with
+from tests.support.partitions import partition_items
+from tests.support.security import World
 from tests.support.tokens import client_secret_claims, forge_client_secret
 from todo_assistant.auth.client_secrets import ClientSecretService
 from todo_assistant.ids import new_id

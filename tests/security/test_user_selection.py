@@ -6,7 +6,8 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from tests.security.conftest import World, fresh_user_id, partition_items, sse_events
+from tests.support.partitions import partition_items
+from tests.support.security import World, fresh_user_id, sse_events
 from todo_assistant_dev.chat_client import create_thread_request
 
 pytestmark = pytest.mark.e2e

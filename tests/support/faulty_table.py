@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.conftest import bound_settings
+from tests.support.settings import bound_settings
 from todo_assistant.config import Settings
 from todo_assistant.wiring.shared import bind_table
 from todo_assistant_dev.faults import FaultProxy

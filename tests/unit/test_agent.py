@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,33 +25,32 @@ from tests.support.chat import (
 from tests.support.ddb_calls import count_dynamodb_calls
 from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
-from todo_assistant.context import RequestContext
 from todo_assistant.llm.local.model import LocalTodoModel
 from todo_assistant.tasks.models import TaskCreate, TaskStatus
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.wiring.chatkit import build_chatkit_dependencies
-from todo_assistant.wiring.shared import build_task_service
 
 set_tracing_disabled(True)
 
 
 @pytest.fixture
-def tasks(moto_settings: Settings) -> TaskService:
-    return build_task_service(moto_settings)
+def server_for(moto_settings: Settings, tasks: TaskService) -> Callable[[Any], TodoChatKitServer]:
+    """The server as the app wires it, on moto and the `tasks` service, around a given model."""
+
+    def make_server(model: Any) -> TodoChatKitServer:
+        deps = build_chatkit_dependencies(moto_settings, model_factory=lambda _: model, tasks=tasks)
+        return deps.server
+
+    return make_server
 
 
 @pytest.fixture
-def ctx(user_id: str) -> RequestContext:
-    return RequestContext(user_id=user_id)
+def server(server_for: Callable[[Any], TodoChatKitServer]) -> TodoChatKitServer:
+    """The server around the local model."""
+    return server_for(LocalTodoModel())
 
 
-def make_server(settings: Settings, tasks: TaskService, model) -> TodoChatKitServer:
-    deps = build_chatkit_dependencies(settings, model_factory=lambda _: model, tasks=tasks)
-    return deps.server
-
-
-async def test_local_model_conversation_changes_the_database(moto_settings, tasks, ctx):
-    server = make_server(moto_settings, tasks, LocalTodoModel())
+async def test_local_model_conversation_changes_the_database(server, tasks, ctx):
     thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
     assert assistant_text(events) == "Added task #1: Buy groceries."
     assert len(text_deltas(events)) >= 2  # streamed in several deltas
@@ -130,8 +130,7 @@ async def test_local_model_conversation_changes_the_database(moto_settings, task
     assert not [e for e in events if e["type"] == "error"]
 
 
-async def test_a_turn_reads_history_once(moto_settings, tasks, ctx):
-    server = make_server(moto_settings, tasks, LocalTodoModel())
+async def test_a_turn_reads_history_once(server, ctx):
     thread_id, _ = await say(server, ctx, "Add a task to buy groceries", None)
     with count_dynamodb_calls() as calls:
         _, events = await say(server, ctx, "Show me all my tasks", thread_id)
@@ -142,8 +141,7 @@ async def test_a_turn_reads_history_once(moto_settings, tasks, ctx):
     assert calls["Scan"] == 0
 
 
-async def test_thread_gets_a_title_from_the_first_message(moto_settings, tasks, ctx):
-    server = make_server(moto_settings, tasks, LocalTodoModel())
+async def test_thread_gets_a_title_from_the_first_message(server, ctx):
     thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
     updated = [e for e in events if e["type"] == "thread.updated"]
     assert updated and updated[-1]["thread"]["title"] == "Add a task to buy groceries"
@@ -152,7 +150,7 @@ async def test_thread_gets_a_title_from_the_first_message(moto_settings, tasks, 
     assert stored.title == "Add a task to buy groceries"
 
 
-async def test_scripted_model_sees_history_from_thread_items(moto_settings, tasks, ctx):
+async def test_scripted_model_sees_history_from_thread_items(server_for, tasks, ctx):
     model = ScriptedModel(
         [
             [function_call("add_task", {"title": "Walk the dog"}, call_id="call_1")],
@@ -160,7 +158,7 @@ async def test_scripted_model_sees_history_from_thread_items(moto_settings, task
             [assistant_message("You asked me to add a task.", item_id="__fake_id__")],
         ]
     )
-    server = make_server(moto_settings, tasks, model)
+    server = server_for(model)
     thread_id, _ = await say(server, ctx, "please remember to walk the dog", None)
     assert [t.title for t in await tasks.list(ctx.user_id)] == ["Walk the dog"]
     tool_output = model.calls[1].input[-1]
@@ -186,7 +184,7 @@ async def test_scripted_model_sees_history_from_thread_items(moto_settings, task
     assert all(i.startswith("msg_") for i in assistant_ids)
 
 
-async def test_tools_only_touch_the_signed_in_users_tasks(moto_settings, tasks, ctx):
+async def test_tools_only_touch_the_signed_in_users_tasks(server_for, tasks, ctx):
     victim = "victim-user"
     await tasks.add(victim, TaskCreate(title="Secret plan"))
     model = ScriptedModel(
@@ -197,7 +195,7 @@ async def test_tools_only_touch_the_signed_in_users_tasks(moto_settings, tasks, 
             [assistant_message("ok")],
         ]
     )
-    server = make_server(moto_settings, tasks, model)
+    server = server_for(model)
     thread_id, _ = await say(server, ctx, "delete task 1", None)
     assert json.loads(model.calls[1].input[-1]["output"]) == {
         "ok": False,
@@ -208,11 +206,9 @@ async def test_tools_only_touch_the_signed_in_users_tasks(moto_settings, tasks, 
     assert [t.title for t in await tasks.list(victim)] == ["Secret plan"]
 
 
-async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(
-    moto_settings, tasks, ctx
-):
+async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(server_for, tasks, ctx):
     model = ScriptedModel([RuntimeError("upstream model is down")])
-    server = make_server(moto_settings, tasks, model)
+    server = server_for(model)
     thread_id, events = await say(server, ctx, "Add a task to buy groceries", None)
     errors = [e for e in events if e["type"] == "error"]
     assert errors and errors[-1]["allow_retry"] is True
@@ -227,8 +223,7 @@ async def test_model_failure_ends_in_an_error_event_and_a_consistent_thread(
     assert await tasks.list(ctx.user_id) == []
 
 
-async def test_local_model_reads_everyday_due_dates(moto_settings, tasks, ctx):
-    server = make_server(moto_settings, tasks, LocalTodoModel())
+async def test_local_model_reads_everyday_due_dates(server, tasks, ctx):
     thread_id, events = await say(server, ctx, "Add a task to buy groceries by friday", None)
     today = date.today()
     friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
@@ -240,10 +235,9 @@ async def test_local_model_reads_everyday_due_dates(moto_settings, tasks, ctx):
     assert (task.title, task.due_date) == ("Buy groceries", today + timedelta(days=1))
 
 
-async def test_a_new_message_is_written_while_its_thread_is_read(moto_settings, tasks, ctx):
+async def test_a_new_message_is_written_while_its_thread_is_read(server, ctx):
     """The thread's read (metadata + history) and the message's write go out together: the
     read is held until the write has been sent, which only works if both are in flight."""
-    server = make_server(moto_settings, tasks, LocalTodoModel())
     thread_id, _ = await say(server, ctx, "Plan the picnic", None)
     write_sent = threading.Event()
     read_saw_write: list[bool] = []

@@ -14,16 +14,14 @@ from chatkit.types import (
     AssistantMessageItem,
     FileAttachment,
     ImageAttachment,
-    InferenceOptions,
-    ThreadMetadata,
-    UserMessageItem,
-    UserMessageTextContent,
     WidgetItem,
 )
 from chatkit.widgets import Card, Text
 from pydantic import AnyUrl
 
-from tests.conftest import BUCKET
+from tests.support.items import assistant_item, thread, user_item
+from tests.support.partitions import partition_keys
+from tests.support.settings import BUCKET
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.db.keys import item_sk, items_prefix, user_pk
@@ -31,51 +29,11 @@ from todo_assistant.db.table import TableRow
 from todo_assistant.ids import new_id
 from todo_assistant.store.dynamo import DynamoChatKitStore
 from todo_assistant.store.request_scope import scoped
-from todo_assistant.wiring.chatkit import build_store
-
-
-@pytest.fixture
-def store(backend_settings: Settings) -> DynamoChatKitStore:
-    return build_store(backend_settings)
-
-
-@pytest.fixture
-def ctx(user_id: str) -> RequestContext:
-    return RequestContext(user_id=user_id)
 
 
 @pytest.fixture
 def other() -> RequestContext:
     return RequestContext(user_id=f"other-{os.urandom(6).hex()}")
-
-
-def thread(thread_id: str | None = None, title: str | None = "Groceries") -> ThreadMetadata:
-    return ThreadMetadata(
-        id=thread_id or new_id("thr"),
-        title=title,
-        created_at=datetime.now(),
-        metadata={"source": "test"},
-    )
-
-
-def user_item(thread_id: str, text: str, created_at: datetime, item_id: str | None = None):
-    return UserMessageItem(
-        id=item_id or new_id("msg"),
-        thread_id=thread_id,
-        created_at=created_at,
-        content=[UserMessageTextContent(text=text)],
-        attachments=[],
-        inference_options=InferenceOptions(),
-    )
-
-
-def assistant_item(thread_id: str, text: str, created_at: datetime, item_id: str | None = None):
-    return AssistantMessageItem(
-        id=item_id or new_id("msg"),
-        thread_id=thread_id,
-        created_at=created_at,
-        content=[AssistantMessageContent(text=text)],
-    )
 
 
 async def seed_items(store, ctx, thread_id: str, count: int) -> list:
@@ -84,26 +42,6 @@ async def seed_items(store, ctx, thread_id: str, count: int) -> list:
     for item in items:
         await store.add_thread_item(thread_id, item, ctx)
     return items
-
-
-def partition_keys(settings: Settings, user: str) -> list[str]:
-    """Every sort key stored under a user's partition, read straight from DynamoDB."""
-    client = boto3.client(
-        "dynamodb", endpoint_url=settings.dynamodb_endpoint, region_name=settings.aws_region
-    )
-    keys: list[str] = []
-    kwargs = {
-        "TableName": settings.table_name,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": user_pk(user)}},
-        "ProjectionExpression": "sk",
-    }
-    while True:
-        page = client.query(**kwargs)
-        keys += [row["sk"]["S"] for row in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return keys
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 # -- threads ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from todo_assistant.auth.client_secrets import (
     ClientSecretService,
     InvalidClientSecret,

@@ -33,14 +33,8 @@ from todo_assistant.tasks.models import Priority, Task, TaskCreate
 from todo_assistant.tasks.search import rank_tasks
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.wiring.chatkit import build_attachment_store, build_store
-from todo_assistant.wiring.shared import build_task_service
 
 set_tracing_disabled(True)
-
-
-@pytest.fixture
-def tasks(moto_settings: Settings) -> TaskService:
-    return build_task_service(moto_settings)
 
 
 @pytest.fixture
@@ -53,15 +47,20 @@ def files(moto_settings: Settings) -> S3AttachmentStore:
     return store
 
 
+@pytest.fixture
+def composer(tasks: TaskService, files: S3AttachmentStore, ctx: RequestContext) -> ComposerInput:
+    """The test user's composer input, over the task service and the attachment store."""
+    return ComposerInput(tasks, files, ctx)
+
+
 def tag(number: Any, text: str = "#1 x", **data: Any) -> UserMessageTagContent:
     return UserMessageTagContent(id=f"task-{number}", text=text, data={"number": number, **data})
 
 
 # -- tags ---------------------------------------------------------------------------------------
-async def test_a_tag_becomes_the_callers_own_task(tasks, files, user_id):
+async def test_a_tag_becomes_the_callers_own_task(composer, tasks, user_id):
     await tasks.add(user_id, TaskCreate(title="Call mom"))
     await tasks.add(user_id, TaskCreate(title="Buy milk", priority=Priority.HIGH))
-    composer = ComposerInput(tasks, files, RequestContext(user_id=user_id))
     part = await composer.tag_to_message_content(tag("2", "#2 Buy milk"))
     assert part["text"] == (
         "@#2 Buy milk refers to task #2 'Buy milk' (status: pending, priority: high)."
@@ -100,8 +99,9 @@ async def stored(
     return attachment  # type: ignore[return-value]
 
 
-async def test_a_text_file_becomes_its_text_and_a_long_one_is_cut_at_a_line(tasks, files, user_id):
-    composer = ComposerInput(tasks, files, RequestContext(user_id=user_id))
+async def test_a_text_file_becomes_its_text_and_a_long_one_is_cut_at_a_line(
+    composer, files, user_id
+):
     note = await stored(files, user_id, "n.txt", "text/plain", b"Buy milk\nCall mom\n")
     part = await composer.attachment_to_message_content(note)
     assert parse_attachment_text(part["text"]) == ("n.txt", "text/plain", "Buy milk\nCall mom\n")
@@ -118,8 +118,7 @@ async def test_a_text_file_becomes_its_text_and_a_long_one_is_cut_at_a_line(task
     assert parse_attachment_text(part["text"]) == ("n.txt", "text/plain", "Buy milk")
 
 
-async def test_an_image_becomes_a_short_lived_link_and_a_pdf_a_note(tasks, files, user_id):
-    composer = ComposerInput(tasks, files, RequestContext(user_id=user_id))
+async def test_an_image_becomes_a_short_lived_link_and_a_pdf_a_note(composer, files, user_id):
     image = await stored(files, user_id, "a.png", "image/png", b"\x89PNG....")
     part = await composer.attachment_to_message_content(image)
     assert part["type"] == "input_image"
@@ -133,8 +132,9 @@ async def test_an_image_becomes_a_short_lived_link_and_a_pdf_a_note(tasks, files
     )
 
 
-async def test_a_missing_or_oversized_file_becomes_a_note_not_an_error(tasks, files, user_id):
-    composer = ComposerInput(tasks, files, RequestContext(user_id=user_id))
+async def test_a_missing_or_oversized_file_becomes_a_note_not_an_error(
+    composer, files, ctx, user_id
+):
     missing = await stored(files, user_id, "gone.txt", "text/plain", None)
     part = await composer.attachment_to_message_content(missing)
     assert "cannot be read" in part["text"] and "has not been uploaded" in part["text"]
@@ -142,15 +142,16 @@ async def test_a_missing_or_oversized_file_becomes_a_note_not_an_error(tasks, fi
     part = await composer.attachment_to_message_content(big)
     assert "the limit is 1000" in part["text"]
     with pytest.raises(AttachmentRejected):
-        await files.check_uploaded(big, RequestContext(user_id=user_id))
+        await files.check_uploaded(big, ctx)
 
 
-async def test_a_pending_attachment_row_expires_and_a_bound_one_does_not(moto_settings, user_id):
+async def test_a_pending_attachment_row_expires_and_a_bound_one_does_not(
+    moto_settings, ctx, user_id
+):
     from todo_assistant.db.keys import attachment_sk, user_pk
     from todo_assistant.db.table import AttachmentRow
 
     store = build_store(moto_settings)
-    ctx = RequestContext(user_id=user_id)
     attachment = FileAttachment(id="atc_1", name="a.txt", mime_type="text/plain")
     await store.save_attachment(attachment, ctx)
     row = AttachmentRow.get(user_pk(user_id), attachment_sk("atc_1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ from chatkit.widgets import Card, Text
 from tests.support.chat import say, stream_events
 from tests.support.ddb_calls import count_dynamodb_calls
 from tests.support.faulty_table import faulty_table
-from tests.unit.test_chatkit_store import partition_keys, thread, user_item
+from tests.support.items import thread, user_item
+from tests.support.partitions import partition_keys
 from todo_assistant.agent.effects import (
     EffectsLedger,
     EffectsRecord,
@@ -42,20 +43,15 @@ from todo_assistant.store.request_scope import scoped
 from todo_assistant.tasks.models import Task
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.wiring.chatkit import build_store
-from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.faults import FaultProxy
 
 set_tracing_disabled(True)
 
 
 @pytest.fixture
-def store(backend_settings: Settings) -> DynamoChatKitStore:
-    return build_store(backend_settings)
-
-
-@pytest.fixture
-def ctx(user_id: str) -> RequestContext:
-    return RequestContext(user_id=user_id)
+def turn_ctx(ctx: RequestContext) -> RequestContext:
+    """The user's context scoped to one turn's request, as the server scopes it."""
+    return scoped(ctx, turn=True)
 
 
 def a_task(number: int = 3, title: str = "Water the plants") -> Task:
@@ -150,39 +146,36 @@ async def test_a_large_record_is_compressed_and_read_back(store, ctx):
 # -- within a request ------------------------------------------------------------------------
 
 
-async def test_a_new_message_has_no_record_and_costs_no_read(store, ctx):
-    request = scoped(ctx, turn=True)
+async def test_a_new_message_has_no_record_and_costs_no_read(store, turn_ctx):
     with count_dynamodb_calls() as calls:
-        thread_id, message_id = await new_turn(store, request)
+        thread_id, message_id = await new_turn(store, turn_ctx)
         before = sum(calls.values())
-        assert await store.load_effects(thread_id, message_id, request) is None
+        assert await store.load_effects(thread_id, message_id, turn_ctx) is None
         assert sum(calls.values()) == before
 
 
-async def test_a_record_rides_along_with_the_next_write(store, ctx):
-    request = scoped(ctx, turn=True)
-    thread_id, message_id = await new_turn(store, request)
+async def test_a_record_rides_along_with_the_next_write(store, ctx, turn_ctx):
+    thread_id, message_id = await new_turn(store, turn_ctx)
     with count_dynamodb_calls() as calls:
-        await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), request)
+        await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), turn_ctx)
         assert sum(calls.values()) == 0
         # The request reads its own record back without a call.
-        assert await store.load_effects(thread_id, message_id, request) == record_of(
+        assert await store.load_effects(thread_id, message_id, turn_ctx) == record_of(
             "added task #1 “A”"
         )
         assert sum(calls.values()) == 0
-        await store.add_thread_item(thread_id, widget(thread_id), request)  # the task card
+        await store.add_thread_item(thread_id, widget(thread_id), turn_ctx)  # the task card
         assert dict(calls) == {"BatchWriteItem": 1}
     assert await store.load_effects(thread_id, message_id, ctx) == record_of("added task #1 “A”")
 
 
-async def test_the_last_flush_writes_a_staged_record(store, ctx):
-    request = scoped(ctx, turn=True)
-    thread_id, message_id = await new_turn(store, request)
-    await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), request)
+async def test_the_last_flush_writes_a_staged_record(store, ctx, turn_ctx):
+    thread_id, message_id = await new_turn(store, turn_ctx)
+    await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), turn_ctx)
     assert await store.load_effects(thread_id, message_id, ctx) is None  # not yet written
     with count_dynamodb_calls() as calls:
-        await store.flush(request)
-        await store.flush(request)  # nothing left: no call
+        await store.flush(turn_ctx)
+        await store.flush(turn_ctx)  # nothing left: no call
     assert dict(calls) == {"PutItem": 1}
     assert await store.load_effects(thread_id, message_id, ctx) == record_of("added task #1 “A”")
 
@@ -207,22 +200,21 @@ def faulty(backend_settings: Settings) -> Iterator[tuple[FaultProxy, DynamoChatK
         yield proxy, build_store(settings)
 
 
-async def test_a_failed_write_leaves_what_it_carried_for_the_last_flush(faulty, ctx):
+async def test_a_failed_write_leaves_what_it_carried_for_the_last_flush(faulty, ctx, turn_ctx):
     proxy, store = faulty
-    request = scoped(ctx, turn=True)
-    thread_id, message_id = await new_turn(store, request)
+    thread_id, message_id = await new_turn(store, turn_ctx)
     marker = HiddenContextItem(
         id=new_id("msg"), thread_id=thread_id, created_at=datetime.now(), content="note"
     )
-    await store.add_thread_item(thread_id, marker, request)
-    await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), request)
+    await store.add_thread_item(thread_id, marker, turn_ctx)
+    await store.save_effects(thread_id, message_id, record_of("added task #1 “A”"), turn_ctx)
     card = widget(thread_id)
     proxy.fail_next("BatchWriteItem", "internal", times=2)  # the write and its retry
     with pytest.raises(Exception, match="injected fault"):
-        await store.add_thread_item(thread_id, card, request)
+        await store.add_thread_item(thread_id, card, turn_ctx)
     assert await store.load_effects(thread_id, message_id, ctx) is None  # nothing written
 
-    await store.flush(request)  # the request's end: the table answers again
+    await store.flush(turn_ctx)  # the request's end: the table answers again
     assert await store.load_effects(thread_id, message_id, ctx) == record_of("added task #1 “A”")
     stored = await store.load_thread_items(thread_id, None, 10, "asc", ctx)
     assert [i.id for i in stored.data][-2:] == sorted([marker.id, card.id])
@@ -276,17 +268,26 @@ async def test_the_nth_identical_call_is_its_own_call_and_a_retry_replays_each(s
 # -- through the agent (a scripted model, in process) ----------------------------------------
 
 
-def server_with(settings: Settings, model: ScriptedModel) -> tuple[TodoChatKitServer, TaskService]:
-    tasks = build_task_service(settings)
-    store = build_store(settings)
-    return TodoChatKitServer(store, build_todo_agent(model, tasks), tasks=tasks), tasks
+@pytest.fixture
+def server_for(
+    moto_settings: Settings, tasks: TaskService
+) -> Callable[[ScriptedModel], TodoChatKitServer]:
+    """A server with the Todo agent around a given model, on moto and the `tasks` service."""
+
+    def make_server(model: ScriptedModel) -> TodoChatKitServer:
+        store = build_store(moto_settings)
+        return TodoChatKitServer(store, build_todo_agent(model, tasks), tasks=tasks)
+
+    return make_server
 
 
 def milk(call_id: str) -> Any:
     return function_call("add_task", {"title": "Milk"}, call_id=call_id)
 
 
-async def test_identical_calls_in_one_response_are_two_and_a_retry_replays_both(moto_settings, ctx):
+async def test_identical_calls_in_one_response_are_two_and_a_retry_replays_both(
+    server_for, tasks, ctx
+):
     model = ScriptedModel(
         [
             [milk("c1"), milk("c2")],
@@ -295,7 +296,7 @@ async def test_identical_calls_in_one_response_are_two_and_a_retry_replays_both(
             [assistant_message("Added milk twice.", item_id="__fake_id__")],
         ]
     )
-    server, tasks = server_with(moto_settings, model)
+    server = server_for(model)
     thread_id, events = await say(server, ctx, "Add milk, twice", None)
     message_id = next(
         e["item"]["id"]
@@ -322,7 +323,7 @@ async def test_identical_calls_in_one_response_are_two_and_a_retry_replays_both(
     model.assert_complete()
 
 
-async def test_a_resumed_turn_belongs_to_the_same_message(moto_settings, ctx):
+async def test_a_resumed_turn_belongs_to_the_same_message(server_for, tasks, ctx):
     """After a client tool's output the turn goes on for the same user message: a call it
     already made is not made again."""
     model = ScriptedModel(
@@ -333,7 +334,7 @@ async def test_a_resumed_turn_belongs_to_the_same_message(moto_settings, ctx):
             [assistant_message("Milk is open in the editor.", item_id="__fake_id__")],
         ]
     )
-    server, tasks = server_with(moto_settings, model)
+    server = server_for(model)
     thread_id, events = await say(server, ctx, "Add milk and open it", None)
     assert [
         e["item"]["name"] for e in events if e.get("item", {}).get("type") == "client_tool_call"

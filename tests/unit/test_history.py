@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,54 +9,22 @@ from agents.exceptions import UserError
 from agents.models.chatcmpl_converter import Converter
 from chatkit.agents import ThreadItemConverter
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
     ClientToolCallItem,
     FileAttachment,
     HiddenContextItem,
-    InferenceOptions,
     ThreadItem,
-    UserMessageItem,
     UserMessageTagContent,
-    UserMessageTextContent,
 )
 from openai.types.responses import ResponseInputParam
 from pydantic import TypeAdapter
 
+from tests.support.items import assistant, at, user
 from todo_assistant.agent.history import (
     FAILED_TURN_NOTE,
     HistoryConverter,
     failed_turn_marker,
     without_failed_turns,
 )
-
-START = datetime(2026, 12, 1, 9, 0, 0)
-_clock = iter(range(1000))
-
-
-def at() -> datetime:
-    return START + timedelta(seconds=next(_clock))
-
-
-def user(item_id: str, text: str, **extra: Any) -> UserMessageItem:
-    content: list[Any] = [UserMessageTextContent(text=text), *extra.pop("tags", [])]
-    return UserMessageItem(
-        id=item_id,
-        thread_id="thr_1",
-        created_at=at(),
-        content=content,
-        inference_options=InferenceOptions(),
-        **extra,
-    )
-
-
-def assistant(item_id: str, *texts: str) -> AssistantMessageItem:
-    return AssistantMessageItem(
-        id=item_id,
-        thread_id="thr_1",
-        created_at=at(),
-        content=[AssistantMessageContent(text=t) for t in texts],
-    )
 
 
 def conversation() -> list[ThreadItem]:

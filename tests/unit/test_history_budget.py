@@ -16,8 +16,8 @@ from chatkit.types import ThreadItem
 from openai.types.responses import ResponseInputParam
 from pydantic import TypeAdapter
 
+from tests.support.items import assistant, user
 from tests.support.threads import everyday_thread
-from tests.unit.test_history import assistant, user
 from todo_assistant.agent.history import HistoryConverter, failed_turn_marker
 from todo_assistant.agent.history_budget import (
     IMAGE_TOKENS,

@@ -21,8 +21,9 @@ import pytest
 from chatkit.types import FileAttachment, UserMessageItem
 from pynamodb.connection import Connection
 
-from tests.conftest import BUCKET
-from tests.unit.test_chatkit_store import assistant_item, partition_keys, thread, user_item
+from tests.support.items import assistant_item, thread, user_item
+from tests.support.partitions import partition_keys
+from tests.support.settings import BUCKET
 from todo_assistant.config import Settings
 from todo_assistant.context import RequestContext
 from todo_assistant.db import keys

@@ -11,8 +11,8 @@ import pytest
 from chatkit.errors import ErrorCode
 from chatkit.types import ErrorEvent
 
-from tests.conftest import make_settings
 from tests.support.oidc import AUDIENCE, IdentityProvider, oidc_overrides, run_identity_provider
+from tests.support.settings import make_settings
 from todo_assistant.config import Settings
 from todo_assistant.metrics import TurnMetrics
 from todo_assistant.web.streaming import _ERROR_EVENT_PREFIX, sse_event

@@ -22,8 +22,8 @@ from chatkit.types import (
     ThreadStreamEvent,
 )
 
-from tests.conftest import make_settings
 from tests.support.logs import captured_logs
+from tests.support.settings import make_settings
 from todo_assistant.agent.history import is_failed_turn_marker
 from todo_assistant.chat.model_errors import (
     FAILURE_KINDS,

@@ -10,7 +10,6 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import make_settings
 from tests.support.oidc import (
     AUDIENCE,
     IdentityProvider,
@@ -19,6 +18,7 @@ from tests.support.oidc import (
     oidc_overrides,
     run_identity_provider,
 )
+from tests.support.settings import make_settings
 from todo_assistant.auth.oidc import (
     IdentityProviderUnavailable,
     InvalidIdentityToken,

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def load_script() -> ModuleType:

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 from pynamodb.exceptions import PutError
 
-from tests.conftest import DYNAMODB_BACKENDS, settings_for_backend
 from tests.support.faulty_table import faulty_table
+from tests.support.settings import DYNAMODB_BACKENDS, settings_for_backend
 from todo_assistant.tasks.models import (
     Priority,
     StatusFilter,

@@ -30,7 +30,7 @@ from pydantic import TypeAdapter
 
 from tests.support.chat import assistant_text, request_json, say, stream_events
 from tests.support.ddb_calls import count_dynamodb_calls
-from tests.unit.test_history import at
+from tests.support.items import at
 from todo_assistant.agent.history import HistoryConverter
 from todo_assistant.agent.todo_agent import build_todo_agent
 from todo_assistant.agent.tool_memory import (
@@ -41,11 +41,9 @@ from todo_assistant.agent.tool_memory import (
 )
 from todo_assistant.chat.server import TodoChatKitServer
 from todo_assistant.config import Settings
-from todo_assistant.context import RequestContext
 from todo_assistant.tasks.models import TaskCreate
 from todo_assistant.tasks.service import TaskService
 from todo_assistant.wiring.chatkit import build_store
-from todo_assistant.wiring.shared import build_task_service
 from todo_assistant_dev.chat_client import client_tool_output_request
 
 set_tracing_disabled(True)
@@ -171,16 +169,6 @@ async def test_records_are_emitted_before_the_next_event_and_when_the_run_fails(
 
 
 # -- through the server ---------------------------------------------------------------------
-@pytest.fixture
-def tasks(moto_settings: Settings) -> TaskService:
-    return build_task_service(moto_settings)
-
-
-@pytest.fixture
-def ctx(user_id: str) -> RequestContext:
-    return RequestContext(user_id=user_id)
-
-
 def make_server(settings: Settings, tasks: TaskService, model: Any) -> TodoChatKitServer:
     return TodoChatKitServer(build_store(settings), build_todo_agent(model, tasks), tasks=tasks)
 

@@ -176,7 +176,7 @@ class TodoChatKitServer(ChatKitServer[RequestContext]):
             async for chunk in stream:
                 yield chunk
                 # The first event (the user's message, durable) leaves before the thread's
-                # read has finished (see ChatKitStore.load_thread); the SDK snapshots the
+                # read has finished (see DynamoChatKitStore.load_thread); the SDK snapshots the
                 # thread as soon as it resumes, so the read must be settled by then.
                 await self.store.settle(context)
         finally:
